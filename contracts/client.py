@@ -1,0 +1,193 @@
+"""Typed access to a deployment of the three contracts, shared by the oracle, the backend and the scripts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+from eth_typing import ChecksumAddress
+from eth_utils import to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+
+from contracts.artifacts import load_artifact
+from contracts.chain import ContractRevert, Sender, decoded_reverts
+
+EPOCH = date(1970, 1, 1)
+
+
+def day_number(day: date) -> int:
+    """A UTC calendar day as reports and credits carry it: days since 1970-01-01."""
+    return (day - EPOCH).days
+
+
+def day_date(number: int) -> date:
+    return EPOCH + timedelta(days=number)
+
+
+class VehicleClass(IntEnum):
+    """Mirrors DeviceRegistry.VehicleClass."""
+
+    BATTERY_ELECTRIC = 1
+    PETROL = 2
+    OTHER = 3
+
+
+class DeviceStatus(IntEnum):
+    """Mirrors DeviceRegistry.DeviceStatus."""
+
+    ACTIVE = 1
+    SUSPENDED = 2
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    device: ChecksumAddress
+    owner: ChecksumAddress
+    index: int
+    vehicle_class: VehicleClass
+    status: DeviceStatus
+
+
+@dataclass(frozen=True)
+class Credit:
+    """Grams for one device and one UTC day (days since 1970-01-01), as CreditToken.Credit."""
+
+    device: ChecksumAddress
+    day: int
+    grams: int
+
+    def as_tuple(self) -> tuple[str, int, int]:
+        return (self.device, self.day, self.grams)
+
+
+@dataclass(frozen=True)
+class MethodologyRegistration:
+    methodology_id: int
+    params_hash: bytes
+    max_grams_per_device_day: int
+    uri: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where the contracts live: what every process needs to attach to them (a JSON manifest)."""
+
+    chain_id: int
+    registry: ChecksumAddress
+    token: ChecksumAddress
+    market: ChecksumAddress
+    block: int
+    source_hash: str
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Deployment:
+        data = json.loads(path.read_text())
+        for role in ("registry", "token", "market"):
+            data[role] = to_checksum_address(data[role])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Supply:
+    """minted = circulating + retired, in grams, as the token reports it."""
+
+    issued: int
+    circulating: int
+    retired: int
+
+
+class CreditContracts:
+    """The deployed registry, token and market bound to one web3 instance, with typed reads."""
+
+    def __init__(self, w3: Web3, deployment: Deployment) -> None:
+        if w3.eth.chain_id != deployment.chain_id:
+            raise ValueError(f"node is on chain {w3.eth.chain_id}, the deployment on {deployment.chain_id}")
+        self.w3 = w3
+        self.deployment = deployment
+        self.registry = _bind(w3, "DeviceRegistry", deployment.registry)
+        self.token = _bind(w3, "CreditToken", deployment.token)
+        self.market = _bind(w3, "CreditMarket", deployment.market)
+
+    def device(self, device: str) -> DeviceRecord | None:
+        """The registry's record of a device key, or None if it was never registered."""
+        address = to_checksum_address(device)
+        try:
+            with decoded_reverts():
+                owner, index, vehicle_class, status = self.registry.functions.deviceOf(address).call()
+        except ContractRevert as revert:
+            if revert.name == "DeviceRegistryUnknownDevice":
+                return None
+            raise
+        return DeviceRecord(address, owner, index, VehicleClass(vehicle_class), DeviceStatus(status))
+
+    def is_credited(self, device: str, day: int) -> bool:
+        with decoded_reverts():
+            return bool(self.token.functions.isCredited(to_checksum_address(device), day).call())
+
+    def balance_of(self, account: str) -> int:
+        return int(self.token.functions.balanceOf(to_checksum_address(account)).call())
+
+    def supply(self, block: int | str = "latest") -> Supply:
+        """The token's own totals, at `block`."""
+        token = self.token.functions
+        return Supply(
+            token.totalIssued().call(block_identifier=block),
+            token.totalSupply().call(block_identifier=block),
+            token.totalRetired().call(block_identifier=block),
+        )
+
+    def report_domain(self) -> dict[str, Any]:
+        """The EIP-712 domain devices sign reports in, as the registry itself reports it (EIP-5267)."""
+        _, name, version, chain_id, verifying_contract, _, _ = self.registry.functions.eip712Domain().call()
+        return {"name": name, "version": version, "chainId": chain_id, "verifyingContract": verifying_contract}
+
+    def role(self, contract: Contract, name: str) -> str:
+        """A role id (such as "ORACLE_ROLE") of one of the contracts, as 0x-hex."""
+        return "0x" + bytes(getattr(contract.functions, name)().call()).hex()
+
+
+def _bind(w3: Web3, contract_name: str, address: ChecksumAddress) -> Contract:
+    return w3.eth.contract(address=address, abi=load_artifact(contract_name).abi)
+
+
+def deploy(
+    admin: Sender,
+    *,
+    oracle: ChecksumAddress,
+    registrar: ChecksumAddress,
+    methodologies: list[MethodologyRegistration],
+) -> Deployment:
+    """Deploy registry, token and market from the committed artifacts, grant the oracle and registrar
+    roles, and publish the methodologies. `admin` keeps the admin roles."""
+    w3 = admin.w3
+    registry_receipt = admin.deploy("DeviceRegistry", admin.address)
+    registry_address = registry_receipt["contractAddress"]
+    token_address = admin.deploy("CreditToken", admin.address, registry_address)["contractAddress"]
+    market_address = admin.deploy("CreditMarket", token_address)["contractAddress"]
+    deployment = Deployment(
+        chain_id=w3.eth.chain_id,
+        registry=registry_address,
+        token=token_address,
+        market=market_address,
+        block=registry_receipt["blockNumber"],
+        source_hash=load_artifact("CreditToken").source_hash,
+    )
+    bound = CreditContracts(w3, deployment)
+    admin.transact(bound.registry.functions.grantRole(bound.role(bound.registry, "REGISTRAR_ROLE"), registrar))
+    admin.transact(bound.token.functions.grantRole(bound.role(bound.token, "ORACLE_ROLE"), oracle))
+    for method in methodologies:
+        admin.transact(
+            bound.token.functions.registerMethodology(
+                method.methodology_id, method.params_hash, method.max_grams_per_device_day, method.uri
+            )
+        )
+    return deployment

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from eth_abi import encode
+from eth_utils import function_signature_to_4byte_selector as selector
+
+from contracts.chain import Sender, decode_revert
+from contracts.client import Credit, CreditContracts
+from oracle.device import DeviceSigner
+from tests.conftest import Actors
+from tests.helpers import reverts
+
+
+def test_a_custom_error_decodes_to_its_name_and_arguments(actors: Actors) -> None:
+    data = selector("CreditTokenDayAlreadyCredited(address,uint32)") + encode(
+        ["address", "uint32"], [actors.driver.address, 19_000]
+    )
+    revert = decode_revert(data)
+    assert (revert.name, revert.args_by_name) == (
+        "CreditTokenDayAlreadyCredited", {"device": actors.driver.address, "day": 19_000}
+    )  # fmt: skip
+    assert str(revert) == f"CreditTokenDayAlreadyCredited(device={actors.driver.address}, day=19000)"
+
+
+def test_string_reasons_panics_and_unknown_selectors_decode_too() -> None:
+    assert decode_revert(selector("Error(string)") + encode(["string"], ["nope"])).args_by_name == {"reason": "nope"}
+    assert decode_revert(selector("Panic(uint256)") + encode(["uint256"], [0x11])).args_by_name == {"code": 0x11}
+    unknown = decode_revert(bytes.fromhex("deadbeef"))
+    assert (unknown.name, unknown.data) == ("UnknownRevert", "0xdeadbeef")
+
+
+def test_a_transaction_that_would_revert_is_never_sent(
+    contracts: CreditContracts,
+    actors: Actors,
+    sender,
+    ev_device: DeviceSigner,  # type: ignore[no-untyped-def]
+) -> None:
+    driver: Sender = sender("driver")
+    nonce = driver.next_nonce()
+    with reverts("AccessControlUnauthorizedAccount"):
+        driver.transact(
+            contracts.token.functions.issueCredits(1, b"\x00" * 32, [Credit(ev_device.address, 1, 1).as_tuple()])
+        )
+    assert driver.next_nonce() == nonce
+
+
+def test_a_signed_transaction_can_be_sent_later_byte_for_byte(
+    contracts: CreditContracts, actors: Actors, sender
+) -> None:  # type: ignore[no-untyped-def]
+    driver: Sender = sender("driver")
+    signed = driver.sign(contracts.token.functions.approve(actors.buyer.address, 5))
+    receipt = driver.send(signed)
+    assert receipt["transactionHash"].to_0x_hex() == signed.tx_hash
+    assert contracts.token.functions.allowance(actors.driver.address, actors.buyer.address).call() == 5

@@ -26,7 +26,7 @@ from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractLogicError
-from web3.types import RPCEndpoint, RPCResponse, TxReceipt
+from web3.types import Nonce, RPCEndpoint, RPCResponse, TxParams, TxReceipt, Wei
 
 from contracts.artifacts import CONTRACT_NAMES, abi_type, load_artifact, normalise_abi_value
 
@@ -182,14 +182,14 @@ class Sender:
     ) -> SignedCall:
         """Static-call `call` (a revert raises `ContractRevert` here), estimate its gas unless `gas` is
         given, and sign it."""
-        params: dict[str, Any] = {"from": self.account.address, "value": value}
+        params: TxParams = {"from": self.account.address, "value": Wei(value)}
         with decoded_reverts():
             if isinstance(call, ContractFunction):
                 call.call(params)  # a constructor has no static call; its estimate runs it
             if gas is None:
                 gas = call.estimate_gas(params) * (100 + GAS_HEADROOM_PERCENT) // 100
-        params |= {"gas": gas, "nonce": self.next_nonce() if nonce is None else nonce}
-        signed = self.account.sign_transaction(call.build_transaction(params))
+        params |= {"gas": gas, "nonce": Nonce(self.next_nonce() if nonce is None else nonce)}
+        signed = self.account.sign_transaction(dict(call.build_transaction(params)))  # type: ignore[arg-type]
         return SignedCall(signed.hash.to_0x_hex(), params["nonce"], bytes(signed.raw_transaction))
 
     def send(self, signed: SignedCall, timeout: float = 120) -> TxReceipt:
@@ -216,5 +216,5 @@ class Sender:
 
 def fund_from_node(w3: Web3, to: ChecksumAddress, wei: int) -> None:
     """Send ether from the node's first unlocked account (eth-tester and dev nodes have funded ones)."""
-    tx_hash = w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": to, "value": wei})
+    tx_hash = w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": to, "value": Wei(wei)})
     w3.eth.wait_for_transaction_receipt(tx_hash)

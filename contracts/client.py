@@ -13,6 +13,7 @@ from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
+from web3.types import BlockIdentifier, TxReceipt
 
 from contracts.artifacts import load_artifact
 from contracts.chain import ContractRevert, Sender, decoded_reverts
@@ -136,7 +137,7 @@ class CreditContracts:
     def balance_of(self, account: str) -> int:
         return int(self.token.functions.balanceOf(to_checksum_address(account)).call())
 
-    def supply(self, block: int | str = "latest") -> Supply:
+    def supply(self, block: BlockIdentifier = "latest") -> Supply:
         """The token's own totals, at `block`."""
         token = self.token.functions
         return Supply(
@@ -159,6 +160,13 @@ def _bind(w3: Web3, contract_name: str, address: ChecksumAddress) -> Contract:
     return w3.eth.contract(address=address, abi=load_artifact(contract_name).abi)
 
 
+def _created(receipt: TxReceipt) -> ChecksumAddress:
+    address = receipt["contractAddress"]
+    if address is None:
+        raise ValueError(f"transaction {receipt['transactionHash'].to_0x_hex()} created no contract")
+    return address
+
+
 def deploy(
     admin: Sender,
     *,
@@ -170,9 +178,9 @@ def deploy(
     roles, and publish the methodologies. `admin` keeps the admin roles."""
     w3 = admin.w3
     registry_receipt = admin.deploy("DeviceRegistry", admin.address)
-    registry_address = registry_receipt["contractAddress"]
-    token_address = admin.deploy("CreditToken", admin.address, registry_address)["contractAddress"]
-    market_address = admin.deploy("CreditMarket", token_address)["contractAddress"]
+    registry_address = _created(registry_receipt)
+    token_address = _created(admin.deploy("CreditToken", admin.address, registry_address))
+    market_address = _created(admin.deploy("CreditMarket", token_address))
     deployment = Deployment(
         chain_id=w3.eth.chain_id,
         registry=registry_address,

@@ -25,6 +25,7 @@ from typing import Any
 import solcx
 from packaging.version import Version
 from solcx.exceptions import SolcError, SolcInstallationError
+from solcx.install import get_executable
 
 from contracts.artifacts import BUILD_DIR, SOURCE_DIR, Artifact
 
@@ -80,9 +81,10 @@ def resolve_solc(version: str) -> Path:
         return _checked(Path(explicit), version)
     wanted = Version(version)
     if wanted in solcx.get_installed_solc_versions():
-        return _checked(solcx.get_executable(wanted), version)
+        return _checked(get_executable(wanted), version)
     try:
-        return _checked(solcx.install_solc(wanted), version)
+        solcx.install_solc(wanted)
+        return _checked(get_executable(wanted), version)
     except (SolcInstallationError, OSError) as exc:  # requests' errors are OSErrors
         log.info("py-solc-x cannot download solc %s (%s); trying the npm build", version, type(exc).__name__)
     try:

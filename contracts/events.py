@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import decode as abi_decode
+from eth_typing import ChecksumAddress
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
@@ -40,7 +41,7 @@ class EventDecoder:
     """Decodes the logs of one deployment's registry, token and market."""
 
     def __init__(self, deployment: Deployment) -> None:
-        self.contracts = {
+        self.contracts: dict[ChecksumAddress, str] = {
             deployment.registry: "DeviceRegistry",
             deployment.token: "CreditToken",
             deployment.market: "CreditMarket",
@@ -51,7 +52,7 @@ class EventDecoder:
                 if item["type"] != "event":
                     continue
                 inputs = item["inputs"]
-                self._events[(name, event_abi_to_log_topic(item))] = _EventAbi(
+                self._events[(name, event_abi_to_log_topic(item))] = _EventAbi(  # type: ignore[arg-type]
                     name=item["name"],
                     indexed=tuple((arg["name"], abi_type(arg)) for arg in inputs if arg["indexed"]),
                     data_names=tuple(arg["name"] for arg in inputs if not arg["indexed"]),
@@ -59,7 +60,7 @@ class EventDecoder:
                 )
 
     @property
-    def addresses(self) -> list[str]:
+    def addresses(self) -> list[ChecksumAddress]:
         return list(self.contracts)
 
     def decode(self, log: LogReceipt) -> ChainEvent | None:

@@ -3,7 +3,7 @@ after every test that touches it, so tests stay independent and fast."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
@@ -24,6 +24,10 @@ ETHER = 10**18
 
 def key(label: str) -> bytes:
     return keccak(text=f"green-travel-credits test key: {label}")
+
+
+SenderFor = Callable[[str], Sender]
+"""The `sender` fixture: an actor's name → a Sender signing with that actor's key."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ def contracts(w3: Web3, deployment: Deployment) -> Iterator[CreditContracts]:
 
 
 @pytest.fixture
-def sender(w3: Web3, actors: Actors):  # type: ignore[no-untyped-def]
+def sender(w3: Web3, actors: Actors) -> SenderFor:
     """sender("driver") → a Sender for that actor."""
     return lambda name: Sender(w3, getattr(actors, name))
 
@@ -114,6 +118,6 @@ TODAY = 20_000
 """The tests' "today" as a UTC day number (2024-10-04)."""
 
 
-def clock_at(day: int, hour: int = 6):  # type: ignore[no-untyped-def]
+def clock_at(day: int, hour: int = 6) -> Callable[[], datetime]:
     moment = datetime.combine(day_date(day), time(hour), UTC)
     return lambda: moment

@@ -11,6 +11,12 @@ import pytest
 from contracts.chain import ContractRevert, decoded_reverts
 
 
+def with_wrong_checksum(address: str) -> str:
+    """The address with the case of its first letter flipped: still valid hex, no longer valid EIP-55."""
+    at = next(i for i, char in enumerate(address) if i >= 2 and char.isalpha())
+    return address[:at] + address[at].swapcase() + address[at + 1 :]
+
+
 @contextmanager
 def reverts(name: str, **expected_args: Any) -> Iterator[pytest.ExceptionInfo[ContractRevert]]:
     """Assert that the block reverts with the custom error `name` and, if given, these arguments.

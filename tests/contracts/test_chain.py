@@ -6,7 +6,7 @@ from eth_utils import function_signature_to_4byte_selector as selector
 from contracts.chain import Sender, decode_revert
 from contracts.client import Credit, CreditContracts
 from oracle.device import DeviceSigner
-from tests.conftest import Actors
+from tests.conftest import Actors, SenderFor
 from tests.helpers import reverts
 
 
@@ -31,8 +31,8 @@ def test_string_reasons_panics_and_unknown_selectors_decode_too() -> None:
 def test_a_transaction_that_would_revert_is_never_sent(
     contracts: CreditContracts,
     actors: Actors,
-    sender,
-    ev_device: DeviceSigner,  # type: ignore[no-untyped-def]
+    sender: SenderFor,
+    ev_device: DeviceSigner,
 ) -> None:
     driver: Sender = sender("driver")
     nonce = driver.next_nonce()
@@ -44,8 +44,8 @@ def test_a_transaction_that_would_revert_is_never_sent(
 
 
 def test_a_signed_transaction_can_be_sent_later_byte_for_byte(
-    contracts: CreditContracts, actors: Actors, sender
-) -> None:  # type: ignore[no-untyped-def]
+    contracts: CreditContracts, actors: Actors, sender: SenderFor
+) -> None:
     driver: Sender = sender("driver")
     signed = driver.sign(contracts.token.functions.approve(actors.buyer.address, 5))
     receipt = driver.send(signed)

@@ -7,10 +7,12 @@ import stat
 from pathlib import Path
 
 import pytest
+import solcx
 
 from contracts.artifacts import BUILD_DIR, CONTRACT_NAMES, load_artifact
 from contracts.compiler import (
     PACKAGE_JSON,
+    PROJECT_ROOT,
     SOLCJS_WRAPPER,
     CompilerNotFound,
     Pins,
@@ -73,3 +75,30 @@ def test_an_explicit_compiler_of_another_version_is_refused(tmp_path: Path, monk
     pinned = Pins.from_package_json().solc
     with pytest.raises(CompilerNotFound, match=re.escape(f"is solc 0.8.1, the project pins {pinned}")):
         resolve_solc(pinned)
+
+
+def test_a_solc_installed_for_py_solc_x_comes_before_any_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pinned = Pins.from_package_json().solc
+    installed = tmp_path / f"solc-v{pinned}"
+    installed.write_text(f"#!/bin/sh\necho 'Version: {pinned}+commit.7893614a.Linux.g++'\n")
+    installed.chmod(0o755)
+    monkeypatch.delenv("GTC_SOLC", raising=False)
+    monkeypatch.setenv("SOLCX_BINARY_PATH", str(tmp_path))
+    monkeypatch.setattr(solcx, "install_solc", _no_download)
+    assert resolve_solc(pinned) == installed
+
+
+def test_without_a_download_the_npm_compiler_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Stands in for the internet, which this machine cannot reach: the download fails as it does offline.
+    monkeypatch.delenv("GTC_SOLC", raising=False)
+    monkeypatch.setenv("SOLCX_BINARY_PATH", str(tmp_path))
+    monkeypatch.setattr(solcx, "install_solc", _no_download)
+    if not (PROJECT_ROOT / "node_modules" / "solc").is_dir():
+        pytest.skip("npm's solc is not installed (npm ci)")
+    assert resolve_solc(Pins.from_package_json().solc) == SOLCJS_WRAPPER
+
+
+def _no_download(*_args: object, **_kwargs: object) -> None:
+    raise ConnectionError("no internet here")

@@ -7,14 +7,14 @@ from contracts.artifacts import load_artifact
 from contracts.chain import Sender
 from contracts.client import Credit, CreditContracts, VehicleClass
 from oracle.device import DeviceSigner
-from tests.conftest import Actors, register
+from tests.conftest import Actors, SenderFor, register
 from tests.helpers import reverts
 
 PRICE_PER_KG = 2 * 10**14  # wei
 
 
 @pytest.fixture
-def seller(contracts: CreditContracts, sender, ev_device: DeviceSigner) -> Sender:  # type: ignore[no-untyped-def]
+def seller(contracts: CreditContracts, sender: SenderFor, ev_device: DeviceSigner) -> Sender:
     """The driver, holding 3.5 kg, with the market approved for all of it."""
     credits = [Credit(ev_device.address, 19_000, 1750).as_tuple(), Credit(ev_device.address, 19_001, 1750).as_tuple()]
     sender("oracle").transact(contracts.token.functions.issueCredits(1, b"\x01" * 32, credits))
@@ -56,8 +56,8 @@ def test_listing_needs_an_allowance_an_amount_and_a_price(
 def test_a_buyer_buys_part_of_a_listing_at_the_exact_price(
     contracts: CreditContracts,
     actors: Actors,
-    sender,
-    listing: int,  # type: ignore[no-untyped-def]
+    sender: SenderFor,
+    listing: int,
 ) -> None:
     price = contracts.market.functions.priceOf(listing, 1200).call()
     assert price == 1200 * PRICE_PER_KG // 1000
@@ -72,14 +72,14 @@ def test_a_buyer_buys_part_of_a_listing_at_the_exact_price(
     assert contracts.w3.eth.get_balance(contracts.deployment.market) == price
 
 
-def test_payment_must_be_exact(contracts: CreditContracts, sender, listing: int) -> None:  # type: ignore[no-untyped-def]
+def test_payment_must_be_exact(contracts: CreditContracts, sender: SenderFor, listing: int) -> None:
     price = contracts.market.functions.priceOf(listing, 1000).call()
     for sent in (price - 1, price + 1, 0):
         with reverts("CreditMarketWrongPayment", expected=price, sent=sent):
             sender("buyer").transact(contracts.market.functions.buy(listing, 1000), value=sent)
 
 
-def test_prices_round_up_to_the_next_wei(contracts: CreditContracts, seller: Sender, sender) -> None:  # type: ignore[no-untyped-def]
+def test_prices_round_up_to_the_next_wei(contracts: CreditContracts, seller: Sender, sender: SenderFor) -> None:
     seller.transact(contracts.market.functions.createListing(10, 1001))
     # 1 g at 1001 wei/kg is 1.001 wei: the buyer pays 2, the seller is never paid below the listed price.
     assert contracts.market.functions.priceOf(1, 1).call() == 2
@@ -87,7 +87,9 @@ def test_prices_round_up_to_the_next_wei(contracts: CreditContracts, seller: Sen
     sender("buyer").transact(contracts.market.functions.buy(1, 1), value=2)
 
 
-def test_buying_more_than_is_left_or_nothing_reverts(contracts: CreditContracts, sender, listing: int) -> None:  # type: ignore[no-untyped-def]
+def test_buying_more_than_is_left_or_nothing_reverts(
+    contracts: CreditContracts, sender: SenderFor, listing: int
+) -> None:
     buy = contracts.market.functions.buy
     with reverts("CreditMarketInsufficientListing", listingId=listing, requested=3001, remaining=3000):
         sender("buyer").transact(buy(listing, 3001), value=contracts.market.functions.priceOf(listing, 3001).call())
@@ -97,7 +99,7 @@ def test_buying_more_than_is_left_or_nothing_reverts(contracts: CreditContracts,
         sender("buyer").transact(buy(99, 1))
 
 
-def test_a_sold_out_listing_is_closed(contracts: CreditContracts, sender, listing: int) -> None:  # type: ignore[no-untyped-def]
+def test_a_sold_out_listing_is_closed(contracts: CreditContracts, sender: SenderFor, listing: int) -> None:
     price = contracts.market.functions.priceOf(listing, 3000).call()
     sender("buyer").transact(contracts.market.functions.buy(listing, 3000), value=price)
     with reverts("CreditMarketListingClosed", listingId=listing):
@@ -108,8 +110,8 @@ def test_the_seller_cancels_and_gets_the_rest_back(
     contracts: CreditContracts,
     actors: Actors,
     seller: Sender,
-    sender,
-    listing: int,  # type: ignore[no-untyped-def]
+    sender: SenderFor,
+    listing: int,
 ) -> None:
     price = contracts.market.functions.priceOf(listing, 1000).call()
     sender("buyer").transact(contracts.market.functions.buy(listing, 1000), value=price)
@@ -130,8 +132,8 @@ def test_the_seller_withdraws_what_buyers_paid(
     contracts: CreditContracts,
     actors: Actors,
     seller: Sender,
-    sender,
-    listing: int,  # type: ignore[no-untyped-def]
+    sender: SenderFor,
+    listing: int,
 ) -> None:
     price = contracts.market.functions.priceOf(listing, 3000).call()
     sender("buyer").transact(contracts.market.functions.buy(listing, 3000), value=price)
@@ -146,7 +148,7 @@ def test_the_seller_withdraws_what_buyers_paid(
         seller.transact(contracts.market.functions.withdrawProceeds())
 
 
-def test_the_market_refuses_a_zero_token(sender) -> None:  # type: ignore[no-untyped-def]
+def test_the_market_refuses_a_zero_token(sender: SenderFor) -> None:
     with reverts("CreditMarketZeroAddress"):
         sender("admin").deploy("CreditMarket", "0x" + "0" * 40)
 
@@ -154,7 +156,7 @@ def test_the_market_refuses_a_zero_token(sender) -> None:  # type: ignore[no-unt
 def test_a_seller_that_refuses_ether_cannot_withdraw_and_keeps_what_it_is_owed(
     contracts: CreditContracts,
     actors: Actors,
-    sender,  # type: ignore[no-untyped-def]
+    sender: SenderFor,
 ) -> None:
     admin: Sender = sender("admin")
     address = admin.deploy("RefusingSeller", contracts.deployment.market)["contractAddress"]

@@ -7,21 +7,22 @@ from web3.logs import DISCARD
 from contracts.chain import Sender
 from contracts.client import Credit, CreditContracts, DeviceStatus, VehicleClass
 from oracle.device import DeviceSigner
-from tests.conftest import Actors, register
+from oracle.methodology import DailyFigures
+from tests.conftest import Actors, SenderFor, register
 from tests.helpers import reverts
 
 DAY = 19_000
 EVIDENCE = keccak(text="evidence")
 
 
-def issue(contracts: CreditContracts, oracle: Sender, *credits: Credit, methodology_id: int = 1):  # type: ignore[no-untyped-def]
+def issue(contracts: CreditContracts, oracle: Sender, *credits: Credit, methodology_id: int = 1):
     return oracle.transact(
         contracts.token.functions.issueCredits(methodology_id, EVIDENCE, [credit.as_tuple() for credit in credits])
     )
 
 
 @pytest.fixture
-def oracle(sender) -> Sender:  # type: ignore[no-untyped-def]
+def oracle(sender: SenderFor) -> Sender:
     return sender("oracle")
 
 
@@ -94,8 +95,8 @@ def test_devices_far_apart_in_the_registry_share_no_guard_bit(
 
 
 def test_only_the_oracle_role_mints(
-    contracts: CreditContracts, actors: Actors, sender, ev_device: DeviceSigner
-) -> None:  # type: ignore[no-untyped-def]
+    contracts: CreditContracts, actors: Actors, sender: SenderFor, ev_device: DeviceSigner
+) -> None:
     oracle_role = contracts.role(contracts.token, "ORACLE_ROLE")
     with reverts("AccessControlUnauthorizedAccount", account=actors.driver.address, neededRole=oracle_role):
         issue(contracts, sender("driver"), Credit(ev_device.address, DAY, 1750))
@@ -104,8 +105,8 @@ def test_only_the_oracle_role_mints(
 def test_a_mint_must_name_a_registered_active_methodology(
     contracts: CreditContracts,
     oracle: Sender,
-    sender,
-    ev_device: DeviceSigner,  # type: ignore[no-untyped-def]
+    sender: SenderFor,
+    ev_device: DeviceSigner,
 ) -> None:
     with reverts("CreditTokenUnknownMethodology", methodologyId=9):
         issue(contracts, oracle, Credit(ev_device.address, DAY, 1750), methodology_id=9)
@@ -117,8 +118,8 @@ def test_a_mint_must_name_a_registered_active_methodology(
 
 
 def test_grams_are_bounded_by_the_methodology_ceiling(
-    contracts: CreditContracts, oracle: Sender, ev_device: DeviceSigner, methodology
-) -> None:  # type: ignore[no-untyped-def]
+    contracts: CreditContracts, oracle: Sender, ev_device: DeviceSigner, methodology: DailyFigures
+) -> None:
     ceiling = methodology.max_grams_per_device_day
     with reverts("CreditTokenAboveCeiling", device=ev_device.address, day=DAY, grams=ceiling + 1, ceiling=ceiling):
         issue(contracts, oracle, Credit(ev_device.address, DAY, ceiling + 1))
@@ -135,8 +136,8 @@ def test_an_empty_batch_reverts(contracts: CreditContracts, oracle: Sender) -> N
 def test_a_suspended_device_cannot_be_credited(
     contracts: CreditContracts,
     oracle: Sender,
-    sender,
-    ev_device: DeviceSigner,  # type: ignore[no-untyped-def]
+    sender: SenderFor,
+    ev_device: DeviceSigner,
 ) -> None:
     sender("registrar").transact(
         contracts.registry.functions.setDeviceStatus(ev_device.address, DeviceStatus.SUSPENDED)
@@ -150,7 +151,9 @@ def test_an_unregistered_device_cannot_be_credited(contracts: CreditContracts, o
         issue(contracts, oracle, Credit(actors.stranger.address, DAY, 1750))
 
 
-def test_methodologies_are_registered_once_by_the_admin(contracts: CreditContracts, sender, actors: Actors) -> None:  # type: ignore[no-untyped-def]
+def test_methodologies_are_registered_once_by_the_admin(
+    contracts: CreditContracts, sender: SenderFor, actors: Actors
+) -> None:
     register_v2 = contracts.token.functions.registerMethodology(2, keccak(text="v2"), 5000, "gtc:methodology/v2.json")
     admin_role = contracts.role(contracts.token, "DEFAULT_ADMIN_ROLE")
     with reverts("AccessControlUnauthorizedAccount", account=actors.oracle.address, neededRole=admin_role):
@@ -167,7 +170,7 @@ def test_methodologies_are_registered_once_by_the_admin(contracts: CreditContrac
         sender("admin").transact(contracts.token.functions.setMethodologyActive(4, True))
 
 
-def test_methodology_uri_length_is_bounded(contracts: CreditContracts, sender) -> None:  # type: ignore[no-untyped-def]
+def test_methodology_uri_length_is_bounded(contracts: CreditContracts, sender: SenderFor) -> None:
     with reverts("CreditTokenTextTooLong", length=257, maxLength=256):
         sender("admin").transact(contracts.token.functions.registerMethodology(2, keccak(text="v2"), 1, "u" * 257))
 
@@ -184,8 +187,8 @@ def funded_driver(contracts: CreditContracts, oracle: Sender, ev_device: DeviceS
 def test_retiring_burns_credits_and_numbers_the_record(
     contracts: CreditContracts,
     actors: Actors,
-    sender,
-    funded_driver: int,  # type: ignore[no-untyped-def]
+    sender: SenderFor,
+    funded_driver: int,
 ) -> None:
     receipt = sender("driver").transact(contracts.token.functions.retire(1000, "Acme Bank", "Flights 2026"))
 
@@ -208,8 +211,8 @@ def test_retiring_burns_credits_and_numbers_the_record(
 def test_retired_credits_can_never_move_again(
     contracts: CreditContracts,
     actors: Actors,
-    sender,
-    funded_driver: int,  # type: ignore[no-untyped-def]
+    sender: SenderFor,
+    funded_driver: int,
 ) -> None:
     driver = sender("driver")
     driver.transact(contracts.token.functions.retire(3000, "Acme Bank", ""))
@@ -219,7 +222,9 @@ def test_retired_credits_can_never_move_again(
         driver.transact(contracts.token.functions.retire(501, "Acme Bank", ""))
 
 
-def test_retirement_needs_an_amount_and_a_beneficiary(contracts: CreditContracts, sender, funded_driver: int) -> None:  # type: ignore[no-untyped-def]
+def test_retirement_needs_an_amount_and_a_beneficiary(
+    contracts: CreditContracts, sender: SenderFor, funded_driver: int
+) -> None:
     driver = sender("driver")
     with reverts("CreditTokenZeroAmount"):
         driver.transact(contracts.token.functions.retire(0, "Acme Bank", ""))
@@ -239,14 +244,16 @@ def test_reading_an_unknown_retirement_reverts(contracts: CreditContracts) -> No
 
 def test_credits_sent_to_the_token_contract_itself_revert(
     contracts: CreditContracts,
-    sender,
-    funded_driver: int,  # type: ignore[no-untyped-def]
+    sender: SenderFor,
+    funded_driver: int,
 ) -> None:
     with reverts("CreditTokenTransferToToken"):
         sender("driver").transact(contracts.token.functions.transfer(contracts.deployment.token, 1))
 
 
-def test_the_token_refuses_a_zero_admin_or_registry(contracts: CreditContracts, sender, actors: Actors) -> None:  # type: ignore[no-untyped-def]
+def test_the_token_refuses_a_zero_admin_or_registry(
+    contracts: CreditContracts, sender: SenderFor, actors: Actors
+) -> None:
     zero = "0x" + "0" * 40
     with reverts("CreditTokenZeroAddress"):
         sender("admin").deploy("CreditToken", zero, contracts.deployment.registry)

@@ -5,7 +5,7 @@ from web3.logs import DISCARD
 from contracts.chain import Sender
 from contracts.client import Credit, CreditContracts, DeviceRecord, DeviceStatus, VehicleClass
 from oracle.device import DeviceSigner
-from tests.conftest import Actors, key
+from tests.conftest import Actors, SenderFor, key
 from tests.helpers import reverts
 
 ZERO = "0x" + "0" * 40
@@ -14,7 +14,7 @@ ZERO = "0x" + "0" * 40
 def test_a_registered_device_starts_active_with_its_owner_and_class(
     contracts: CreditContracts,
     actors: Actors,
-    sender,  # type: ignore[no-untyped-def]
+    sender: SenderFor,
 ) -> None:
     device = DeviceSigner(key("new device"))
     receipt = sender("registrar").transact(
@@ -36,7 +36,7 @@ def test_devices_are_numbered_in_order(
     assert [contracts.device(d.address).index for d in (ev_device, petrol_device)] == [0, 1]  # type: ignore[union-attr]
 
 
-def test_only_the_registrar_registers(contracts: CreditContracts, actors: Actors, sender) -> None:  # type: ignore[no-untyped-def]
+def test_only_the_registrar_registers(contracts: CreditContracts, actors: Actors, sender: SenderFor) -> None:
     role = contracts.role(contracts.registry, "REGISTRAR_ROLE")
     with reverts("AccessControlUnauthorizedAccount", account=actors.driver.address, neededRole=role):
         sender("driver").transact(
@@ -48,7 +48,7 @@ def test_registration_refuses_zero_addresses_no_class_and_duplicates(
     contracts: CreditContracts,
     actors: Actors,
     ev_device: DeviceSigner,
-    sender,  # type: ignore[no-untyped-def]
+    sender: SenderFor,
 ) -> None:
     register = contracts.registry.functions.registerDevice
     registrar: Sender = sender("registrar")
@@ -65,7 +65,7 @@ def test_registration_refuses_zero_addresses_no_class_and_duplicates(
 def test_a_device_can_be_suspended_and_reactivated(
     contracts: CreditContracts,
     ev_device: DeviceSigner,
-    sender,  # type: ignore[no-untyped-def]
+    sender: SenderFor,
 ) -> None:
     set_status = contracts.registry.functions.setDeviceStatus
     receipt = sender("registrar").transact(set_status(ev_device.address, DeviceStatus.SUSPENDED))
@@ -82,7 +82,7 @@ def test_a_new_owner_receives_the_later_credits(
     contracts: CreditContracts,
     actors: Actors,
     ev_device: DeviceSigner,
-    sender,  # type: ignore[no-untyped-def]
+    sender: SenderFor,
 ) -> None:
     receipt = sender("registrar").transact(
         contracts.registry.functions.setDeviceOwner(ev_device.address, actors.buyer.address)
@@ -98,7 +98,7 @@ def test_a_new_owner_receives_the_later_credits(
         sender("registrar").transact(contracts.registry.functions.setDeviceOwner(ev_device.address, ZERO))
 
 
-def test_unknown_devices_revert_everywhere(contracts: CreditContracts, actors: Actors, sender) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_devices_revert_everywhere(contracts: CreditContracts, actors: Actors, sender: SenderFor) -> None:
     unknown = actors.stranger.address
     with reverts("DeviceRegistryUnknownDevice", device=unknown):
         contracts.registry.functions.deviceOf(unknown).call()
@@ -109,6 +109,6 @@ def test_unknown_devices_revert_everywhere(contracts: CreditContracts, actors: A
     assert contracts.device(unknown) is None
 
 
-def test_the_registry_refuses_a_zero_admin(sender) -> None:  # type: ignore[no-untyped-def]
+def test_the_registry_refuses_a_zero_admin(sender: SenderFor) -> None:
     with reverts("DeviceRegistryZeroAddress"):
         sender("admin").deploy("DeviceRegistry", ZERO)

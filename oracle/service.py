@@ -1,0 +1,180 @@
+"""Ingest: verify a signed report, decide, and store the decision (with its claim) in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from contracts.client import CreditContracts, DeviceStatus, day_date, day_number
+from oracle.errors import (
+    DayConflict,
+    DeviceSuspended,
+    ReportRejected,
+    SignerMismatch,
+    UnknownDevice,
+    WrongDomain,
+)
+from oracle.methodology import Assessment, DailyFigures
+from oracle.report import ReportDomain, SignedReport
+from oracle.signatures import recover_signer
+from oracle.store import Claim, OracleStore, ReportRecord, ReportStatus, utc_now
+from oracle.validation import Limits, check_continuity, check_day, check_plausibility
+
+log = logging.getLogger(__name__)
+
+ACCEPTED = "ACCEPTED"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the oracle decided about one report."""
+
+    report_id: int
+    digest: str
+    status: ReportStatus
+    code: str
+    message: str
+    grams: int
+    rule: str | None
+    methodology_id: int | None
+    duplicate: bool = False
+    """True when this exact report (same EIP-712 digest) had been accepted before: nothing new was stored."""
+
+    @classmethod
+    def of(cls, record: ReportRecord, *, duplicate: bool = False) -> Decision:
+        assert record.id is not None
+        return cls(
+            report_id=record.id,
+            digest=record.digest,
+            status=record.status,
+            code=record.code,
+            message=record.message,
+            grams=record.grams,
+            rule=record.rule,
+            methodology_id=record.methodology_id,
+            duplicate=duplicate,
+        )
+
+
+class Oracle:
+    """Verifies device reports against the chain's registry and the methodology, and records claims."""
+
+    def __init__(
+        self,
+        store: OracleStore,
+        contracts: CreditContracts,
+        methodology: DailyFigures,
+        limits: Limits | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.store = store
+        self.contracts = contracts
+        self.methodology = methodology
+        self.limits = limits or Limits()
+        self.clock = clock
+        self.domain = ReportDomain.from_eip712(contracts.report_domain())
+
+    def ingest(self, signed: SignedReport) -> Decision:
+        """Decide on one report and store the decision. Sending the same report again returns the first
+        decision if it was accepted (idempotent); a rejected report is judged afresh each time."""
+        digest = "0x" + self.domain.digest(signed.report).hex()
+        try:
+            return self._ingest(signed, digest)
+        except IntegrityError:
+            # Another request accepted a report for the same device-day between our read and our write;
+            # judge again so this one is seen as a duplicate or a conflict.
+            log.info("concurrent acceptance for %s day %s; deciding again", signed.report.device, signed.report.day)
+            return self._ingest(signed, digest)
+
+    def _ingest(self, signed: SignedReport, digest: str) -> Decision:
+        with self.store.session() as session:
+            earlier = self.store.accepted_by_digest(session, digest)
+            if earlier is not None:
+                return Decision.of(earlier, duplicate=True)
+            signer: str | None = None
+            try:
+                check_domain_hint(signed, self.domain)
+                signer = recover_signer(bytes.fromhex(digest[2:]), signed.signature)
+                if signer != signed.report.device:
+                    raise SignerMismatch(signed.report.device, signer)
+                assessment = self._judge(session, signed)
+            except ReportRejected as rejection:
+                record = _record(signed, digest, signer, ReportStatus.REJECTED, rejection.code, rejection.message)
+                session.add(record)
+                session.commit()
+                log.info("rejected %s: %s", digest, rejection)
+                return Decision.of(record)
+            record = _record(signed, digest, signer, ReportStatus.ACCEPTED, ACCEPTED, assessment.explanation)
+            record.grams = assessment.grams
+            record.rule = assessment.rule
+            record.methodology_id = self.methodology.methodology_id
+            session.add(record)
+            session.flush()
+            if assessment.grams > 0:
+                assert record.id is not None
+                report = signed.report
+                session.add(
+                    Claim(
+                        report_id=record.id,
+                        device=report.device,
+                        day=report.day,
+                        grams=assessment.grams,
+                        methodology_id=self.methodology.methodology_id,
+                        digest=digest,
+                    )
+                )
+            session.commit()
+            log.info("accepted %s: %s g (%s)", digest, assessment.grams, assessment.rule)
+            return Decision.of(record)
+
+    def _judge(self, session: Session, signed: SignedReport) -> Assessment:
+        """Everything but the signature, in the order a driver would want to hear about it."""
+        report = signed.report
+        device = self.contracts.device(report.device)
+        if device is None:
+            raise UnknownDevice(report.device)
+        if device.status is not DeviceStatus.ACTIVE:
+            raise DeviceSuspended(report.device)
+        check_day(report, day_number(self.clock().date()), self.limits)
+        accepted = self.store.accepted_for_day(session, report.device, report.day)
+        if accepted is not None:
+            raise DayConflict(str(day_date(report.day)), accepted.digest)
+        check_continuity(report, self.store.last_accepted(session, report.device))
+        check_plausibility(report, device.vehicle_class, self.limits)
+        return self.methodology.assess(device.vehicle_class, report)
+
+
+def check_domain_hint(signed: SignedReport, domain: ReportDomain) -> None:
+    """A device that says which chain and registry it signed for hears plainly when they are not ours."""
+    if signed.chain_id is not None and signed.chain_id != domain.chain_id:
+        raise WrongDomain("chain id", signed.chain_id, domain.chain_id)
+    if signed.registry is not None and signed.registry != domain.registry:
+        raise WrongDomain("registry", signed.registry, domain.registry)
+
+
+def _record(
+    signed: SignedReport, digest: str, signer: str | None, status: ReportStatus, code: str, message: str
+) -> ReportRecord:
+    report = signed.report
+    return ReportRecord(
+        digest=digest,
+        device=report.device,
+        day=report.day,
+        sequence=report.sequence,
+        odometer_start_m=report.odometer_start_m,
+        odometer_end_m=report.odometer_end_m,
+        distance_m=report.distance_m,
+        energy_wh=report.energy_wh,
+        fuel_ml=report.fuel_ml,
+        trace_hash="0x" + report.trace_hash.hex(),
+        signature="0x" + signed.signature.hex(),
+        signer=signer,
+        status=status,
+        code=code,
+        message=message,
+    )

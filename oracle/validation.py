@@ -1,0 +1,86 @@
+"""Checks on a report's content, apart from its signature. Pure: values in, `ReportRejected` out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts.client import VehicleClass, day_date
+from oracle.errors import (
+    DayNotEnded,
+    DayOutOfOrder,
+    DayTooOld,
+    DistanceImplausible,
+    DistanceMismatch,
+    EnergyImplausible,
+    OdometerGap,
+    OdometerReversed,
+    OdometerRollback,
+    SequenceNotIncreasing,
+)
+from oracle.report import DailyReport
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the oracle accepts as a plausible daily report."""
+
+    max_report_age_days: int = 30
+    max_distance_per_day_m: int = 1_500_000
+    """1,500 km: 62.5 km/h around the clock."""
+    odometer_tolerance_m: int = 100
+    """Distance may differ from the odometer by this much plus 2% (GPS against wheel ticks)."""
+    min_ev_wh_per_km: int = 20
+    max_ev_wh_per_km: int = 600
+    """A Renault Twizy needs about 90 Wh/km, a large electric SUV about 300."""
+
+
+@dataclass(frozen=True)
+class LastAccepted:
+    """The device's latest accepted report: the baseline the next one must continue."""
+
+    day: int
+    sequence: int
+    odometer_end_m: int
+
+
+def check_day(report: DailyReport, today: int, limits: Limits) -> None:
+    """The day must be over, and not older than the window."""
+    if report.day >= today:
+        raise DayNotEnded(str(day_date(report.day)), str(day_date(today)))
+    if today - report.day > limits.max_report_age_days:
+        raise DayTooOld(str(day_date(report.day)), limits.max_report_age_days, str(day_date(today)))
+
+
+def check_continuity(report: DailyReport, last: LastAccepted | None) -> None:
+    """Days, sequence numbers and the odometer continue the device's last accepted report."""
+    if report.odometer_end_m < report.odometer_start_m:
+        raise OdometerReversed(report.odometer_start_m, report.odometer_end_m)
+    if last is None:
+        return
+    if report.day < last.day:
+        raise DayOutOfOrder(str(day_date(report.day)), str(day_date(last.day)))
+    if report.sequence <= last.sequence:
+        raise SequenceNotIncreasing(report.sequence, last.sequence)
+    if report.odometer_start_m < last.odometer_end_m:
+        raise OdometerRollback(report.odometer_start_m, last.odometer_end_m)
+    if report.odometer_start_m > last.odometer_end_m:
+        raise OdometerGap(report.odometer_start_m, last.odometer_end_m)
+
+
+def check_plausibility(report: DailyReport, vehicle_class: VehicleClass, limits: Limits) -> None:
+    """Distance agrees with the odometer and is humanly possible; an EV's energy fits its distance."""
+    odometer_m = report.odometer_end_m - report.odometer_start_m
+    tolerance_m = limits.odometer_tolerance_m + odometer_m // 50
+    if abs(report.distance_m - odometer_m) > tolerance_m:
+        raise DistanceMismatch(report.distance_m, odometer_m, tolerance_m)
+    if report.distance_m > limits.max_distance_per_day_m:
+        raise DistanceImplausible(report.distance_m, limits.max_distance_per_day_m)
+    if vehicle_class is VehicleClass.BATTERY_ELECTRIC and report.distance_m > 0:
+        # Compare Wh per km without division: energy * 1000 against distance_m * limit.
+        low = report.energy_wh * 1000 < report.distance_m * limits.min_ev_wh_per_km
+        high = report.energy_wh * 1000 > report.distance_m * limits.max_ev_wh_per_km
+        if low or high:
+            raise EnergyImplausible(
+                f"{report.energy_wh} Wh for {report.distance_m} m is outside "
+                f"{limits.min_ev_wh_per_km}–{limits.max_ev_wh_per_km} Wh/km"
+            )

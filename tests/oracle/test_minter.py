@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import pytest
+from sqlmodel import col, select
+from web3.logs import DISCARD
+
+from contracts.chain import Sender
+from contracts.client import Credit, CreditContracts, DeviceStatus
+from oracle.device import DeviceSigner
+from oracle.minter import Minter, MintingBlocked, evidence_hash
+from oracle.report import ReportDomain
+from oracle.service import Oracle
+from oracle.store import BatchStatus, Claim, ClaimStatus, MintBatch, OracleStore
+from tests.conftest import TODAY, Actors, SenderFor
+from tests.oracle.conftest import daily
+
+
+class Crash(Exception):
+    """Stands in for the process dying at a chosen point."""
+
+
+@pytest.fixture
+def minter(contracts: CreditContracts, store: OracleStore, sender: SenderFor) -> Minter:
+    return Minter(store, contracts, sender("oracle"), batch_size=2)
+
+
+@pytest.fixture
+def three_claims(
+    oracle: Oracle, ev_device: DeviceSigner, petrol_device: DeviceSigner, domain: ReportDomain
+) -> list[str]:
+    """Two EV days (1750 g each) and one car-free petrol day (2580 g), accepted and pending."""
+    digests = []
+    for sequence, day in enumerate((TODAY - 3, TODAY - 2), start=1):
+        report = daily(ev_device, day=day, sequence=sequence, start_m=(sequence - 1) * 40_000)
+        digests.append(oracle.ingest(ev_device.sign(report, domain)).digest)
+    idle = daily(petrol_device, distance_m=0, energy_wh=0)
+    digests.append(oracle.ingest(petrol_device.sign(idle, domain)).digest)
+    return digests
+
+
+def claim_states(store: OracleStore) -> list[ClaimStatus]:
+    with store.session() as session:
+        return [claim.status for claim in session.exec(select(Claim).order_by(col(Claim.id)))]
+
+
+def batches(store: OracleStore) -> list[MintBatch]:
+    with store.session() as session:
+        return list(session.exec(select(MintBatch).order_by(col(MintBatch.id))))
+
+
+def test_pending_claims_are_minted_in_batches(
+    minter: Minter, store: OracleStore, contracts: CreditContracts, actors: Actors, three_claims: list[str]
+) -> None:
+    results = minter.run()
+
+    assert [(r.claims, r.grams) for r in results] == [(2, 1750 * 2), (1, 2580)]
+    assert [r.chain_batch_id for r in results] == [1, 2]
+    assert contracts.balance_of(actors.driver.address) == 3500
+    assert contracts.balance_of(actors.other_driver.address) == 2580
+    assert claim_states(store) == [ClaimStatus.MINTED] * 3
+    assert [b.status for b in batches(store)] == [BatchStatus.CONFIRMED] * 2
+    assert minter.run() == []  # nothing left, nothing minted twice
+
+
+def test_a_batch_commits_on_chain_to_the_digests_of_its_reports(
+    minter: Minter, store: OracleStore, contracts: CreditContracts, three_claims: list[str]
+) -> None:
+    minter.batch_size = 3
+    (result,) = minter.run()
+    with store.session() as session:
+        ordered = [c.digest for c in sorted(session.exec(select(Claim)), key=lambda c: (c.device, c.day))]
+    receipt = contracts.w3.eth.get_transaction_receipt(result.tx_hash)
+    (issued,) = contracts.token.events.CreditsIssued().process_receipt(receipt, errors=DISCARD)
+    assert issued.args.evidenceHash == evidence_hash(ordered)
+    assert issued.args.methodologyId == 1
+
+
+def test_a_crash_before_signing_leaves_claims_that_the_next_run_mints(
+    minter: Minter,
+    store: OracleStore,
+    contracts: CreditContracts,
+    monkeypatch: pytest.MonkeyPatch,
+    three_claims: list[str],
+) -> None:
+    monkeypatch.setattr(Sender, "sign", _crash)
+    with pytest.raises(Crash):
+        minter.run()
+    assert [b.status for b in batches(store)] == [BatchStatus.PREPARED]
+    monkeypatch.undo()
+
+    minter.run()
+    assert [b.status for b in batches(store)] == [BatchStatus.FAILED, BatchStatus.CONFIRMED, BatchStatus.CONFIRMED]
+    assert contracts.supply().issued == 1750 * 2 + 2580
+
+
+def test_a_crash_between_storing_and_broadcasting_sends_the_same_transaction_once(
+    minter: Minter,
+    store: OracleStore,
+    contracts: CreditContracts,
+    monkeypatch: pytest.MonkeyPatch,
+    three_claims: list[str],
+) -> None:
+    monkeypatch.setattr(Sender, "send", _crash)
+    with pytest.raises(Crash):
+        minter.run()
+    (stored,) = batches(store)
+    assert stored.status is BatchStatus.SENT and stored.raw_tx is not None
+    monkeypatch.undo()
+
+    results = minter.run()
+    assert results[0].tx_hash == stored.tx_hash  # the stored transaction, not a new one
+    assert contracts.supply().issued == 1750 * 2 + 2580
+    assert claim_states(store) == [ClaimStatus.MINTED] * 3
+
+
+def test_a_crash_after_broadcasting_confirms_from_the_receipt_without_minting_again(
+    minter: Minter,
+    store: OracleStore,
+    contracts: CreditContracts,
+    monkeypatch: pytest.MonkeyPatch,
+    three_claims: list[str],
+) -> None:
+    monkeypatch.setattr(Minter, "_confirm", _crash)
+    with pytest.raises(Crash):
+        minter.run()
+    assert contracts.supply().issued == 1750 * 2  # the first batch is on chain ...
+    assert [b.status for b in batches(store)] == [BatchStatus.SENT]  # ... but not recorded as confirmed
+    monkeypatch.undo()
+
+    minter.run()
+    assert [b.status for b in batches(store)] == [BatchStatus.CONFIRMED, BatchStatus.CONFIRMED]
+    assert contracts.supply().issued == 1750 * 2 + 2580
+    assert contracts.token.functions.batchCount().call() == 2
+
+
+def test_a_claim_the_chain_already_credited_is_held_and_the_rest_minted(
+    minter: Minter,
+    store: OracleStore,
+    contracts: CreditContracts,
+    sender: SenderFor,
+    ev_device: DeviceSigner,
+    three_claims: list[str],
+) -> None:
+    # The day was credited outside this database (a restored backup, a second oracle): the token refuses
+    # it, the minter holds that claim and mints the others.
+    sender("oracle").transact(
+        contracts.token.functions.issueCredits(1, b"\x00" * 32, [Credit(ev_device.address, TODAY - 3, 1750).as_tuple()])
+    )
+    minter.run()
+    assert claim_states(store) == [ClaimStatus.HELD, ClaimStatus.MINTED, ClaimStatus.MINTED]
+    with store.session() as session:
+        held = session.exec(select(Claim).where(Claim.status == ClaimStatus.HELD)).one()
+    assert held.note is not None and "CreditTokenDayAlreadyCredited" in held.note
+    assert contracts.supply().issued == 1750 * 2 + 2580
+
+
+def test_a_suspended_devices_claims_are_held(
+    minter: Minter,
+    store: OracleStore,
+    contracts: CreditContracts,
+    sender: SenderFor,
+    ev_device: DeviceSigner,
+    three_claims: list[str],
+) -> None:
+    sender("registrar").transact(
+        contracts.registry.functions.setDeviceStatus(ev_device.address, DeviceStatus.SUSPENDED)
+    )
+    minter.run()
+    assert claim_states(store) == [ClaimStatus.HELD, ClaimStatus.HELD, ClaimStatus.MINTED]
+
+
+def test_without_the_oracle_role_minting_stops_and_claims_stay_pending(
+    minter: Minter,
+    store: OracleStore,
+    contracts: CreditContracts,
+    sender: SenderFor,
+    actors: Actors,
+    three_claims: list[str],
+) -> None:
+    role = contracts.role(contracts.token, "ORACLE_ROLE")
+    sender("admin").transact(contracts.token.functions.revokeRole(role, actors.oracle.address))
+    with pytest.raises(MintingBlocked, match="AccessControlUnauthorizedAccount"):
+        minter.run()
+    assert claim_states(store) == [ClaimStatus.PENDING] * 3
+    assert contracts.supply().issued == 0
+
+
+def test_batch_size_must_be_positive(contracts: CreditContracts, store: OracleStore, sender: SenderFor) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        Minter(store, contracts, sender("oracle"), batch_size=0)
+
+
+def _crash(*_args: object, **_kwargs: object) -> None:
+    raise Crash()

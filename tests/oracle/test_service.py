@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+import pytest
+from sqlmodel import col, select
+
+from contracts.client import CreditContracts, DeviceStatus, VehicleClass
+from oracle.device import DeviceSigner
+from oracle.methodology import DailyFigures
+from oracle.report import ReportDomain, SignedReport
+from oracle.service import Oracle
+from oracle.store import Claim, OracleStore, ReportStatus
+from tests.conftest import TODAY, Actors, SenderFor, clock_at, key, register
+from tests.oracle.conftest import daily
+
+
+def claims(store: OracleStore) -> list[Claim]:
+    with store.session() as session:
+        return list(session.exec(select(Claim).order_by(col(Claim.id))))
+
+
+def test_an_accepted_report_is_stored_with_its_claim(
+    oracle: Oracle, store: OracleStore, ev_device: DeviceSigner, domain: ReportDomain
+) -> None:
+    signed = ev_device.sign(daily(ev_device), domain)
+    decision = oracle.ingest(signed)
+
+    assert (decision.status, decision.code, decision.grams, decision.rule) == (
+        ReportStatus.ACCEPTED, "ACCEPTED", 1750, "EV_DRIVEN"
+    )  # fmt: skip
+    assert decision.digest == "0x" + domain.digest(signed.report).hex()
+    (claim,) = claims(store)
+    assert (claim.device, claim.day, claim.grams, claim.methodology_id) == (ev_device.address, TODAY - 1, 1750, 1)
+    assert claim.digest == decision.digest and claim.report_id == decision.report_id
+    (record,) = store.reports()
+    assert (record.signer, record.message) == (ev_device.address, decision.message)
+
+
+def test_a_day_that_earns_nothing_is_accepted_without_a_claim(
+    oracle: Oracle, store: OracleStore, petrol_device: DeviceSigner, domain: ReportDomain
+) -> None:
+    decision = oracle.ingest(petrol_device.sign(daily(petrol_device, energy_wh=0, fuel_ml=2_500), domain))
+    assert (decision.status, decision.grams, decision.rule) == (ReportStatus.ACCEPTED, 0, "PETROL_USED")
+    assert claims(store) == []
+
+
+def test_the_same_report_again_is_an_idempotent_success(
+    oracle: Oracle, store: OracleStore, ev_device: DeviceSigner, domain: ReportDomain
+) -> None:
+    signed = ev_device.sign(daily(ev_device), domain)
+    first = oracle.ingest(signed)
+    again = oracle.ingest(signed)
+    assert again.duplicate and not first.duplicate
+    assert (again.report_id, again.status, again.grams) == (first.report_id, ReportStatus.ACCEPTED, 1750)
+    assert len(store.reports()) == 1 and len(claims(store)) == 1
+
+
+def test_duplicates_are_found_by_digest_not_by_signature_bytes(
+    oracle: Oracle, ev_device: DeviceSigner, domain: ReportDomain
+) -> None:
+    signed = ev_device.sign(daily(ev_device), domain)
+    oracle.ingest(signed)
+    # The same report with the domain hints left out is the same report.
+    assert oracle.ingest(SignedReport(signed.report, signed.signature)).duplicate
+
+
+def test_a_different_report_for_an_accepted_day_is_a_stored_conflict(
+    oracle: Oracle, store: OracleStore, ev_device: DeviceSigner, domain: ReportDomain
+) -> None:
+    first = oracle.ingest(ev_device.sign(daily(ev_device), domain))
+    decision = oracle.ingest(ev_device.sign(daily(ev_device, distance_m=50_000, energy_wh=5_000), domain))
+    assert (decision.status, decision.code) == (ReportStatus.REJECTED, "DAY_CONFLICT")
+    assert first.digest in decision.message
+    assert [r.status for r in store.reports()] == [ReportStatus.ACCEPTED, ReportStatus.REJECTED]
+    assert len(claims(store)) == 1
+
+
+def test_a_rejected_report_is_judged_afresh_when_sent_again(
+    contracts: CreditContracts,
+    store: OracleStore,
+    methodology: DailyFigures,
+    ev_device: DeviceSigner,
+    domain: ReportDomain,
+) -> None:
+    signed = ev_device.sign(daily(ev_device, day=TODAY), domain)
+    early = Oracle(store, contracts, methodology, clock=clock_at(TODAY, hour=23)).ingest(signed)
+    assert early.code == "DAY_NOT_ENDED"
+    later = Oracle(store, contracts, methodology, clock=clock_at(TODAY + 1)).ingest(signed)
+    assert (later.status, later.duplicate) == (ReportStatus.ACCEPTED, False)
+    assert [r.code for r in store.reports()] == ["DAY_NOT_ENDED", "ACCEPTED"]
+
+
+def test_consecutive_days_continue_the_odometer(oracle: Oracle, ev_device: DeviceSigner, domain: ReportDomain) -> None:
+    oracle.ingest(ev_device.sign(daily(ev_device, day=TODAY - 3, sequence=1), domain))
+    decision = oracle.ingest(ev_device.sign(daily(ev_device, day=TODAY - 2, sequence=2, start_m=40_000), domain))
+    assert decision.status is ReportStatus.ACCEPTED
+
+
+def rejection(oracle: Oracle, signed: SignedReport) -> tuple[str, str]:
+    decision = oracle.ingest(signed)
+    assert decision.status is ReportStatus.REJECTED
+    assert decision.grams == 0
+    return decision.code, decision.message
+
+
+def test_a_report_altered_after_signing_is_refused(
+    oracle: Oracle, ev_device: DeviceSigner, domain: ReportDomain
+) -> None:
+    signed = ev_device.sign(daily(ev_device), domain)
+    tampered = SignedReport(signed.report.replace(distance_m=80_000), signed.signature)
+    code, message = rejection(oracle, tampered)
+    assert code == "SIGNER_MISMATCH" and f"names device {ev_device.address}" in message
+
+
+def test_a_report_signed_for_another_chain_or_registry_is_refused(
+    oracle: Oracle, ev_device: DeviceSigner, domain: ReportDomain, actors: Actors
+) -> None:
+    report = daily(ev_device)
+    other_chain = ReportDomain(domain.chain_id + 1, domain.registry)
+    other_registry = ReportDomain(domain.chain_id, actors.stranger.address)
+    # With the device's own statement of its domain, the oracle says plainly what is wrong ...
+    code, message = rejection(oracle, ev_device.sign(report, other_chain))
+    assert code == "WRONG_DOMAIN"
+    assert (
+        message
+        == f"the report was signed for chain id {domain.chain_id + 1}, this oracle verifies chain id {domain.chain_id}"
+    )
+    assert rejection(oracle, ev_device.sign(report, other_registry))[0] == "WRONG_DOMAIN"
+    # ... and without it, the signature simply does not verify in this domain.
+    bare = ev_device.sign(report, other_chain)
+    assert rejection(oracle, SignedReport(bare.report, bare.signature))[0] == "SIGNER_MISMATCH"
+
+
+def test_unregistered_and_suspended_devices_earn_nothing(
+    oracle: Oracle,
+    contracts: CreditContracts,
+    ev_device: DeviceSigner,
+    domain: ReportDomain,
+    sender: SenderFor,
+) -> None:
+    stranger = DeviceSigner(key("unregistered"))
+    assert rejection(oracle, stranger.sign(daily(stranger), domain))[0] == "UNKNOWN_DEVICE"
+    sender("registrar").transact(
+        contracts.registry.functions.setDeviceStatus(ev_device.address, DeviceStatus.SUSPENDED)
+    )
+    assert rejection(oracle, ev_device.sign(daily(ev_device), domain))[0] == "DEVICE_SUSPENDED"
+
+
+def test_a_malformed_signature_is_stored_as_rejected(
+    oracle: Oracle, store: OracleStore, ev_device: DeviceSigner, domain: ReportDomain
+) -> None:
+    signed = ev_device.sign(daily(ev_device), domain)
+    assert rejection(oracle, SignedReport(signed.report, signed.signature[:64]))[0] == "SIGNATURE_MALFORMED"
+    (record,) = store.reports()
+    assert (record.status, record.code, record.signer) == (ReportStatus.REJECTED, "SIGNATURE_MALFORMED", None)
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"day": TODAY}, "DAY_NOT_ENDED"),
+        ({"day": TODAY - 31}, "DAY_TOO_OLD"),
+        ({"day": 0}, "DAY_TOO_OLD"),
+        ({"distance_m": 41_000}, "DISTANCE_MISMATCH"),
+        ({"energy_wh": 100}, "ENERGY_IMPLAUSIBLE"),
+    ],
+)
+def test_content_rejections_reach_the_driver_with_their_code(
+    oracle: Oracle, ev_device: DeviceSigner, domain: ReportDomain, fields: dict[str, int], code: str
+) -> None:
+    report = daily(ev_device, **fields)
+    if "distance_m" in fields:
+        report = report.replace(odometer_end_m=40_000)
+    assert rejection(oracle, ev_device.sign(report, domain))[0] == code
+
+
+def test_a_rejected_report_never_moves_the_odometer_baseline(
+    oracle: Oracle, ev_device: DeviceSigner, domain: ReportDomain
+) -> None:
+    oracle.ingest(ev_device.sign(daily(ev_device, day=TODAY - 3, sequence=1), domain))  # odometer now 40 km
+    # A report claiming the odometer jumped to 900 km is refused ...
+    bad = daily(ev_device, day=TODAY - 2, sequence=2, start_m=900_000)
+    assert rejection(oracle, ev_device.sign(bad, domain))[0] == "ODOMETER_GAP"
+    # ... and the next honest report still continues from 40 km.
+    good = daily(ev_device, day=TODAY - 2, sequence=2, start_m=40_000)
+    assert oracle.ingest(ev_device.sign(good, domain)).status is ReportStatus.ACCEPTED
+    rollback = daily(ev_device, day=TODAY - 1, sequence=3, start_m=0)
+    assert rejection(oracle, ev_device.sign(rollback, domain))[0] == "ODOMETER_ROLLBACK"
+
+
+def test_order_and_sequence_are_enforced_per_device(
+    oracle: Oracle, ev_device: DeviceSigner, domain: ReportDomain
+) -> None:
+    oracle.ingest(ev_device.sign(daily(ev_device, day=TODAY - 2, sequence=5), domain))
+    late = daily(ev_device, day=TODAY - 3, sequence=6, start_m=40_000)
+    assert rejection(oracle, ev_device.sign(late, domain))[0] == "DAY_OUT_OF_ORDER"
+    replayed_sequence = daily(ev_device, day=TODAY - 1, sequence=5, start_m=40_000)
+    assert rejection(oracle, ev_device.sign(replayed_sequence, domain))[0] == "SEQUENCE_NOT_INCREASING"
+
+
+def test_a_vehicle_the_methodology_does_not_cover_is_refused(
+    oracle: Oracle, contracts: CreditContracts, actors: Actors, domain: ReportDomain
+) -> None:
+    hybrid = register(contracts, actors, "hybrid", actors.driver, VehicleClass.OTHER)
+    code, message = rejection(oracle, hybrid.sign(daily(hybrid, energy_wh=0, fuel_ml=900), domain))
+    assert (code, message) == ("VEHICLE_NOT_ELIGIBLE", "methodology v1 (1.0.0) credits no other vehicles")

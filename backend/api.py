@@ -1,0 +1,51 @@
+"""The backend's HTTP API (OpenAPI at /docs). Errors are JSON: {"error": {"code", "message"}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend.db import Database
+from backend.routes import accounts, devices, market, retirements, stats
+from contracts.client import CreditContracts
+
+
+def create_app(db: Database, contracts: CreditContracts) -> FastAPI:
+    app = FastAPI(
+        title="Green Travel Credits",
+        version="1",
+        description="Balances, devices, listings and retirements of the credit registry, as indexed from the chain.",
+    )
+    app.state.db = db
+    app.state.contracts = contracts
+    for module in (accounts, devices, market, retirements, stats):
+        app.include_router(module.router)
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    return app
+
+
+async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    fields = [
+        {"field": ".".join(str(part) for part in error["loc"]), "message": _message(error)} for error in exc.errors()
+    ]
+    message = "; ".join(f"{field['field']}: {field['message']}" for field in fields)
+    return JSONResponse(
+        status_code=422, content={"error": {"code": "INVALID_REQUEST", "message": message, "fields": fields}}
+    )
+
+
+async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if isinstance(exc.detail, dict):
+        error = exc.detail
+    else:
+        error = {"code": "HTTP_" + str(exc.status_code), "message": str(exc.detail)}
+    return JSONResponse(status_code=exc.status_code, content={"error": error})
+
+
+def _message(error: dict[str, Any]) -> str:
+    return str(error["msg"]).removeprefix("Value error, ")

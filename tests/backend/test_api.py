@@ -1,0 +1,142 @@
+"""The backend API over real HTTP, on an index of a real chain history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backend.api import create_app
+from backend.db import Database
+from backend.indexer import Indexer
+from contracts.client import CreditContracts
+from oracle.device import DeviceSigner
+from scripts.serve import serving
+from tests.backend.activity import PRICE_PER_KG, make_activity
+from tests.conftest import Actors, SenderFor
+from tests.helpers import with_wrong_checksum
+
+
+@pytest.fixture
+def api(
+    contracts: CreditContracts,
+    actors: Actors,
+    sender: SenderFor,
+    ev_device: DeviceSigner,
+    petrol_device: DeviceSigner,
+    tmp_path: Path,
+) -> Iterator[httpx.Client]:
+    make_activity(contracts, actors, sender, ev_device, petrol_device)
+    db = Database(f"sqlite:///{tmp_path / 'backend.db'}")
+    db.create_tables()
+    Indexer(contracts.w3, contracts.deployment, db).sync()
+    with serving(create_app(db, contracts)) as url, httpx.Client(base_url=url, timeout=30) as client:
+        yield client
+
+
+def test_an_account_shows_its_totals_as_integer_strings_with_kg(
+    api: httpx.Client, actors: Actors, contracts: CreditContracts
+) -> None:
+    account = api.get(f"/v1/accounts/{actors.buyer.address}").json()
+    assert account["address"] == actors.buyer.address
+    assert account["balance"] == {"grams": str(contracts.balance_of(actors.buyer.address)), "kg": "1.050"}
+    assert (account["bought"]["grams"], account["retired"]["grams"], account["minted"]["grams"]) == (
+        "2000",
+        "1200",
+        "0",
+    )
+
+
+def test_addresses_in_any_case_are_checksummed_and_a_wrong_checksum_is_a_422(api: httpx.Client, actors: Actors) -> None:
+    assert api.get(f"/v1/accounts/{actors.buyer.address.lower()}").json()["address"] == actors.buyer.address
+    response = api.get(f"/v1/accounts/{with_wrong_checksum(actors.buyer.address)}")
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_REQUEST" and "wrong EIP-55 checksum" in error["message"]
+    assert error["fields"][0]["field"] == "path.address"
+    assert api.get("/v1/accounts/0x1234").status_code == 422
+
+
+def test_an_address_the_chain_never_saw_has_zero_balances(api: httpx.Client) -> None:
+    account = api.get("/v1/accounts/0x" + "12" * 20).json()
+    assert account["balance"] == {"grams": "0", "kg": "0.000"}
+
+
+def test_history_is_paginated_newest_first(api: httpx.Client, actors: Actors) -> None:
+    page = api.get(f"/v1/accounts/{actors.driver.address}/history", params={"limit": 2}).json()
+    assert page["count"] == 6  # 2 mints, a transfer, 2 listings into escrow, 1 cancelled listing back
+    assert len(page["data"]) == 2
+    everything = api.get(f"/v1/accounts/{actors.driver.address}/history", params={"limit": 50}).json()["data"]
+    blocks = [item["blockNumber"] for item in everything]
+    assert blocks == sorted(blocks, reverse=True)
+    assert [item["kind"] for item in everything][-2:] == ["mint", "mint"]
+    assert api.get(f"/v1/accounts/{actors.driver.address}/history", params={"limit": 0}).status_code == 422
+
+
+def test_devices_show_their_credited_days(api: httpx.Client, actors: Actors, ev_device: DeviceSigner) -> None:
+    (device,) = api.get(f"/v1/accounts/{actors.buyer.address}/devices").json()  # the EV changed owner
+    assert (device["address"], device["vehicleClass"], device["creditedDays"]) == (
+        ev_device.address,
+        "battery_electric",
+        2,
+    )
+    detail = api.get(f"/v1/devices/{ev_device.address}").json()
+    assert [(d["day"], d["grams"]["grams"]) for d in detail["days"]] == [("2022-01-08", "1750"), ("2022-01-09", "1750")]
+    missing = api.get("/v1/devices/0x" + "34" * 20)
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "DEVICE_NOT_FOUND")
+
+
+def test_open_listings_cheapest_first(api: httpx.Client, actors: Actors) -> None:
+    page = api.get("/v1/listings").json()
+    assert page["count"] == 1
+    (listing,) = page["data"]
+    assert (listing["listingId"], listing["seller"], listing["remaining"]["grams"]) == (
+        2,
+        actors.driver.address,
+        "1000",
+    )
+    assert listing["pricePerKgWei"] == str(2 * PRICE_PER_KG)
+
+
+def test_retirements_and_their_certificate(api: httpx.Client, actors: Actors) -> None:
+    page = api.get("/v1/retirements").json()
+    assert page["count"] == 1
+    certificate = api.get("/v1/retirements/1").json()
+    assert certificate == page["data"][0]
+    assert (certificate["account"], certificate["amount"]["kg"], certificate["beneficiary"]) == (
+        actors.buyer.address, "1.200", "Acme Bank"
+    )  # fmt: skip
+    assert api.get("/v1/retirements/2").json()["error"]["code"] == "RETIREMENT_NOT_FOUND"
+    assert api.get("/v1/retirements/0").status_code == 422
+
+
+def test_stats_add_up(api: httpx.Client) -> None:
+    stats = api.get("/v1/stats").json()
+    assert (stats["minted"]["grams"], stats["retired"]["grams"], stats["circulating"]["grams"]) == (
+        "6080",
+        "1200",
+        "4880",
+    )
+    assert (stats["drivers"], stats["devices"], stats["creditedDays"], stats["openListings"], stats["retirements"]) == (
+        2,
+        2,
+        3,
+        1,
+        1,
+    )
+
+
+def test_health_compares_the_index_with_the_chain_at_the_indexed_block(
+    api: httpx.Client,
+    contracts: CreditContracts,
+    sender: SenderFor,
+    ev_device: DeviceSigner,
+) -> None:
+    health = api.get("/health").json()
+    assert (health["lagBlocks"], health["supplyMatches"]) == (0, True)
+    assert health["supplyIndexed"] == health["supplyOnChain"] == {"grams": "4880", "kg": "4.880"}
+    sender("buyer").transact(contracts.token.functions.retire(50, "Acme", ""))  # not indexed yet
+    lagging = api.get("/health").json()
+    assert (lagging["lagBlocks"], lagging["supplyMatches"]) == (1, True)

@@ -1,0 +1,43 @@
+"""`gtc`: the project's developer commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gtc", description="Green Travel Credits developer commands")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the parts do")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run the whole flow on the real trip sample, on an in-process chain")
+    demo.add_argument("--work-dir", type=Path, default=Path("var/demo"), help="where the demo writes its files")
+    demo.add_argument("--sample-dir", type=Path, default=None, help="trip logs (default: data/real-trips)")
+    commands.add_parser("compile", help="compile contracts/src with py-solc-x and write contracts/build")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+    if args.command == "compile":
+        from contracts.compiler import compile_all, write_artifacts
+
+        artifacts = compile_all()
+        write_artifacts(artifacts)
+        for artifact in artifacts.values():
+            size = len(artifact.deployed_bytecode) // 2 - 1
+            print(f"{artifact.contract_name:<15} {size:>6} bytes  solc {artifact.compiler}")
+        return 0
+    if args.command == "demo":
+        from scripts.demo import run_demo
+        from scripts.trips import SAMPLE_DIR
+
+        run_demo(args.work_dir, args.sample_dir or SAMPLE_DIR)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -30,6 +30,25 @@ def day_date(number: int) -> date:
     return EPOCH + timedelta(days=number)
 
 
+def day_label(number: int) -> str:
+    """A day number for people: its ISO date, or the number itself past the year 9999."""
+    try:
+        return day_date(number).isoformat()
+    except OverflowError:
+        return f"day {number}"
+
+
+GRAMS_PER_KG = 1000
+"""The token has 3 decimals: one unit is a gram, one token a kilogram."""
+
+
+def format_kg(grams: int) -> str:
+    """Exact decimal kilograms of an integer number of grams: 22480 → "22.480"."""
+    sign = "-" if grams < 0 else ""
+    whole, rest = divmod(abs(grams), GRAMS_PER_KG)
+    return f"{sign}{whole}.{rest:03d}"
+
+
 class VehicleClass(IntEnum):
     """Mirrors DeviceRegistry.VehicleClass."""
 
@@ -52,6 +71,8 @@ class DeviceRecord:
     index: int
     vehicle_class: VehicleClass
     status: DeviceStatus
+    owner_since: int
+    """The first UTC day credited to `owner`; earlier days belong to a previous owner."""
 
 
 @dataclass(frozen=True)
@@ -123,12 +144,12 @@ class CreditContracts:
         address = to_checksum_address(device)
         try:
             with decoded_reverts():
-                owner, index, vehicle_class, status = self.registry.functions.deviceOf(address).call()
+                owner, index, vehicle_class, status, owner_since = self.registry.functions.deviceOf(address).call()
         except ContractRevert as revert:
             if revert.name == "DeviceRegistryUnknownDevice":
                 return None
             raise
-        return DeviceRecord(address, owner, index, VehicleClass(vehicle_class), DeviceStatus(status))
+        return DeviceRecord(address, owner, index, VehicleClass(vehicle_class), DeviceStatus(status), owner_since)
 
     def is_credited(self, device: str, day: int) -> bool:
         with decoded_reverts():

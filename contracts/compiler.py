@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,7 @@ def resolve_solc(version: str) -> Path:
         log.info("py-solc-x cannot download solc %s (%s); trying the npm build", version, type(exc).__name__)
     try:
         return _checked(SOLCJS_WRAPPER, version)
-    except (OSError, SolcError, CompilerNotFound) as exc:
+    except (OSError, SolcError, subprocess.CalledProcessError) as exc:
         raise CompilerNotFound(
             f"no solc {version}: set GTC_SOLC, or run `npm ci` so that node_modules/solc exists ({exc})"
         ) from exc

@@ -8,8 +8,8 @@ import {DeviceRegistry} from "./DeviceRegistry.sol";
 /// @title Green Travel Credit (GTC)
 /// @notice An ERC-20 credit for CO2e avoided by travelling greener: 1 token = 1 kg CO2e and, with 3
 /// decimals, the smallest unit is 1 gram. Credits are issued only by the oracle, only from verified device
-/// reports, at most once per device and UTC day, and always to the device's registered owner. Retiring
-/// credits burns them and records a numbered retirement: the certificate of the offset claimed.
+/// reports, at most once per device and UTC day, and always to the device's registered owner on that day.
+/// Retiring credits burns them and records a numbered retirement: the certificate of the offset claimed.
 contract CreditToken is ERC20, AccessControl {
     bytes32 public constant ORACLE_ROLE = keccak256("ORACLE_ROLE");
 
@@ -154,8 +154,10 @@ contract CreditToken is ERC20, AccessControl {
             if (credit.grams == 0) revert CreditTokenZeroGrams(credit.device, credit.day);
             if (credit.grams > ceiling) revert CreditTokenAboveCeiling(credit.device, credit.day, credit.grams, ceiling);
             _markCredited(credit.device, device.index, credit.day);
-            _mint(device.owner, credit.grams);
-            emit DeviceDayCredited(batchId, credit.device, device.owner, credit.day, credit.grams);
+            // The owner on the credited day, not at minting: a car sold meanwhile does not take its past.
+            address owner = credit.day >= device.ownerSince ? device.owner : _registry.ownerOn(credit.device, credit.day);
+            _mint(owner, credit.grams);
+            emit DeviceDayCredited(batchId, credit.device, owner, credit.day, credit.grams);
             total += credit.grams;
         }
         _totalIssued += total;

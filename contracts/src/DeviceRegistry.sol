@@ -26,12 +26,19 @@ contract DeviceRegistry is AccessControl, EIP712 {
         Suspended
     }
 
-    /// @dev Fits one storage slot: 160 + 32 + 8 + 8 bits.
+    /// @dev Fits one storage slot: 160 + 32 + 8 + 8 + 32 bits.
     struct Device {
         address owner;
         uint32 index;
         VehicleClass vehicleClass;
         DeviceStatus status;
+        uint32 ownerSince;
+    }
+
+    /// @notice The owner before the current one, and the first day that was theirs.
+    struct PastOwner {
+        address owner;
+        uint32 since;
     }
 
     /// @notice A device's signed summary of one UTC day (day = days since 1970-01-01).
@@ -55,18 +62,25 @@ contract DeviceRegistry is AccessControl, EIP712 {
     );
 
     mapping(address device => Device) private _devices;
+    mapping(address device => PastOwner) private _previousOwners;
     uint32 private _deviceCount;
 
     /// @notice A device key was registered to `owner`'s car; `index` numbers devices from 0.
     event DeviceRegistered(address indexed device, address indexed owner, uint32 index, VehicleClass vehicleClass);
     event DeviceStatusChanged(address indexed device, DeviceStatus status);
-    event DeviceOwnerChanged(address indexed device, address indexed previousOwner, address indexed newOwner);
+    /// @notice From UTC day `fromDay` on, `device`'s credits belong to `newOwner`; earlier days stay
+    /// `previousOwner`'s, even when they are minted later.
+    event DeviceOwnerChanged(
+        address indexed device, address indexed previousOwner, address indexed newOwner, uint32 fromDay
+    );
 
     error DeviceRegistryZeroAddress();
     error DeviceRegistryUnknownDevice(address device);
     error DeviceRegistryAlreadyRegistered(address device);
     error DeviceRegistryInvalidVehicleClass(VehicleClass vehicleClass);
     error DeviceRegistryInvalidStatus(DeviceStatus status);
+    error DeviceRegistryOwnershipNotForward(address device, uint32 fromDay, uint32 currentOwnerSince);
+    error DeviceRegistryNoOwnerOnDay(address device, uint32 day);
 
     constructor(address admin) EIP712("Green Travel Credits", "1") {
         if (admin == address(0)) revert DeviceRegistryZeroAddress();
@@ -83,7 +97,7 @@ contract DeviceRegistry is AccessControl, EIP712 {
         if (vehicleClass == VehicleClass.None) revert DeviceRegistryInvalidVehicleClass(vehicleClass);
         if (_devices[device].status != DeviceStatus.None) revert DeviceRegistryAlreadyRegistered(device);
         uint32 index = _deviceCount++;
-        _devices[device] = Device(owner, index, vehicleClass, DeviceStatus.Active);
+        _devices[device] = Device(owner, index, vehicleClass, DeviceStatus.Active, 0);
         emit DeviceRegistered(device, owner, index, vehicleClass);
     }
 
@@ -95,14 +109,22 @@ contract DeviceRegistry is AccessControl, EIP712 {
         emit DeviceStatusChanged(device, status);
     }
 
-    /// @notice Moves a device to a new owner, for example when the car is sold; later credits go to them.
-    /// @dev Requires REGISTRAR_ROLE and a registered device. Emits {DeviceOwnerChanged}.
-    function setDeviceOwner(address device, address newOwner) external onlyRole(REGISTRAR_ROLE) {
+    /// @notice Moves a device to a new owner when the car is sold: credits for UTC days from `fromDay` on
+    /// go to `newOwner`; credits for earlier days, even if minted later, still go to the previous owner.
+    /// @dev Requires REGISTRAR_ROLE, a registered device and `fromDay` after the current owner's first day.
+    /// One past owner is remembered: days before the past owner's first day can no longer be credited.
+    /// Emits {DeviceOwnerChanged}.
+    function setDeviceOwner(address device, address newOwner, uint32 fromDay) external onlyRole(REGISTRAR_ROLE) {
         if (newOwner == address(0)) revert DeviceRegistryZeroAddress();
         Device storage record = _requireRegistered(device);
+        if (fromDay <= record.ownerSince) {
+            revert DeviceRegistryOwnershipNotForward(device, fromDay, record.ownerSince);
+        }
         address previousOwner = record.owner;
+        _previousOwners[device] = PastOwner(previousOwner, record.ownerSince);
         record.owner = newOwner;
-        emit DeviceOwnerChanged(device, previousOwner, newOwner);
+        record.ownerSince = fromDay;
+        emit DeviceOwnerChanged(device, previousOwner, newOwner, fromDay);
     }
 
     /// @notice The record of a registered device.
@@ -111,6 +133,18 @@ contract DeviceRegistry is AccessControl, EIP712 {
         Device memory record = _devices[device];
         if (record.status == DeviceStatus.None) revert DeviceRegistryUnknownDevice(device);
         return record;
+    }
+
+    /// @notice Who is credited for what `device` reported on UTC `day`: the owner on that day.
+    /// @dev Reverts with {DeviceRegistryUnknownDevice}, or {DeviceRegistryNoOwnerOnDay} for a day before
+    /// the one past owner this registry remembers.
+    function ownerOn(address device, uint32 day) public view returns (address) {
+        Device memory record = _devices[device];
+        if (record.status == DeviceStatus.None) revert DeviceRegistryUnknownDevice(device);
+        if (day >= record.ownerSince) return record.owner;
+        PastOwner memory past = _previousOwners[device];
+        if (past.owner != address(0) && day >= past.since) return past.owner;
+        revert DeviceRegistryNoOwnerOnDay(device, day);
     }
 
     /// @notice How many devices have ever been registered.

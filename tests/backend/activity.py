@@ -36,6 +36,6 @@ def make_activity(
     buyer.transact(market.buy(3, 500), value=market.priceOf(3, 500).call())
     buyer.transact(token.retire(1200, "Acme Bank", "Flights 2026"))
     sender("registrar").transact(registry.setDeviceStatus(petrol.address, DeviceStatus.SUSPENDED))
-    sender("registrar").transact(registry.setDeviceOwner(ev.address, actors.buyer.address))
+    sender("registrar").transact(registry.setDeviceOwner(ev.address, actors.buyer.address, 19_002))
     driver.transact(market.withdrawProceeds())
     return Activity(retirement_id=1, open_listing=2)

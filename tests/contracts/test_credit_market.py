@@ -162,7 +162,7 @@ def test_a_seller_that_refuses_ether_cannot_withdraw_and_keeps_what_it_is_owed(
     address = admin.deploy("RefusingSeller", contracts.deployment.market)["contractAddress"]
     refusing = contracts.w3.eth.contract(address=address, abi=load_artifact("RefusingSeller").abi)
     device = register(contracts, actors, "refusing seller's car", actors.driver, VehicleClass.BATTERY_ELECTRIC)
-    sender("registrar").transact(contracts.registry.functions.setDeviceOwner(device.address, address))
+    sender("registrar").transact(contracts.registry.functions.setDeviceOwner(device.address, address, 1))
     sender("oracle").transact(
         contracts.token.functions.issueCredits(1, b"\x01" * 32, [Credit(device.address, 19_000, 1750).as_tuple()])
     )

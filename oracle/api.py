@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Request, Response
+from fastapi import FastAPI, HTTPException, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oracle.errors import DayConflict
 from oracle.schemas import DecisionOut, SignedReportIn
 from oracle.service import Decision, Oracle
 from oracle.store import ReportStatus
+
+MAX_BODY_BYTES = 8 * 1024
+"""A signed report is under 1 KiB of JSON. Refusing larger bodies before parsing them also keeps deeply
+nested JSON away from the parser (py_ecc raises Python's recursion limit on import, so such input could
+otherwise exhaust the C stack)."""
 
 
 def create_app(oracle: Oracle) -> FastAPI:
@@ -19,6 +26,7 @@ def create_app(oracle: Oracle) -> FastAPI:
         title="Green Travel Credits oracle",
         version="1",
         description="Verifies EIP-712 signed daily device reports and records what they earn.",
+        redirect_slashes=False,
     )
 
     @app.post(
@@ -27,6 +35,7 @@ def create_app(oracle: Oracle) -> FastAPI:
         responses={
             200: {"description": "This exact report was accepted before; nothing new was stored"},
             409: {"description": "Rejected: another report for this device-day was already accepted"},
+            413: {"description": "Not read: the body is larger than 8 KiB"},
             422: {"description": "Rejected (stored, with its reason code), or not a report at all"},
         },
     )
@@ -40,13 +49,52 @@ def create_app(oracle: Oracle) -> FastAPI:
             response.status_code = 409 if decision.code == DayConflict.code else 422
         return DecisionOut.of(decision)
 
-    @app.get("/v1/reports/{digest}")
+    @app.get("/v1/reports/{digest}", responses={404: {"description": "No report with this digest was received"}})
     def read_report(digest: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$")]) -> list[DecisionOut]:
         """Every decision taken on the report with this EIP-712 digest, oldest first."""
-        return [DecisionOut.of(Decision.of(record)) for record in oracle.store.reports(digest=digest.lower())]
+        records = oracle.store.reports(digest=digest.lower())
+        if not records:
+            raise HTTPException(404, detail={"code": "REPORT_NOT_FOUND", "message": f"no report {digest} was received"})
+        return [DecisionOut.of(Decision.of(record)) for record in records]
 
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     return app
+
+
+class BodyLimit:
+    """Answer 413 to a request body over `max_bytes`, whether it declares its length or streams."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        error = {
+            "code": "PAYLOAD_TOO_LARGE",
+            "message": f"the request body is over {self.max_bytes} bytes; a signed report is under 1 KiB",
+        }
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await JSONResponse(status_code=413, content={"error": error})(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            # A body streamed without a length is counted as it arrives; the route's error handler
+            # answers the HTTPException like any other.
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise HTTPException(413, detail=error)
+            return message
+
+        await self.app(scope, counted, send)
 
 
 async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -54,6 +102,12 @@ async def _invalid_request(_request: Request, exc: RequestValidationError) -> JS
         {"field": ".".join(str(part) for part in error["loc"]), "message": str(error["msg"])} for error in exc.errors()
     ]
     message = "; ".join(f"{field['field']}: {field['message']}" for field in fields)
-    return JSONResponse(
-        status_code=422, content={"error": {"code": "INVALID_REQUEST", "message": message, "fields": fields}}
-    )
+    error = {"code": "INVALID_REQUEST", "message": message, "fields": fields}
+    return JSONResponse(status_code=422, content={"error": error})
+
+
+async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    error: Any = exc.detail
+    if not isinstance(error, dict):
+        error = {"code": f"HTTP_{exc.status_code}", "message": str(exc.detail)}
+    return JSONResponse(status_code=exc.status_code, content={"error": error})

@@ -41,6 +41,7 @@ class DailyFigures:
     uri: str
     reference_petrol_car_g_per_day: int
     electric_car_g_per_day: int
+    ev_min_distance_m: int
     max_grams_per_device_day: int
 
     @classmethod
@@ -58,6 +59,7 @@ class DailyFigures:
             uri=f"gtc:methodology/{path.name}",
             reference_petrol_car_g_per_day=params["reference_petrol_car_g_per_day"],
             electric_car_g_per_day=params["electric_car_g_per_day"],
+            ev_min_distance_m=params["ev_min_distance_m"],
             max_grams_per_device_day=params["max_grams_per_device_day"],
         )
         if max(method.ev_day_grams, method.reference_petrol_car_g_per_day) > method.max_grams_per_device_day:
@@ -78,10 +80,14 @@ class DailyFigures:
 
     def assess(self, vehicle_class: VehicleClass, report: DailyReport) -> Assessment:
         """Grams earned by a report that passed verification; raises VehicleNotEligible."""
-        moved = report.distance_m > 0 or report.odometer_end_m != report.odometer_start_m
+        travelled_m = report.travelled_m
+        moved = travelled_m > 0
         if vehicle_class is VehicleClass.BATTERY_ELECTRIC:
             if not moved:
                 return Assessment(0, "EV_NOT_DRIVEN", "electric car not driven: this methodology credits driving days")
+            if travelled_m < self.ev_min_distance_m:
+                short = f"electric car moved {travelled_m} m: a day of travel starts at {self.ev_min_distance_m} m"
+                return Assessment(0, "EV_TOO_SHORT", short)
             grams = self.ev_day_grams
             return Assessment(grams, "EV_DRIVEN", f"electric car driven: {grams} g CO2e avoided against petrol")
         if vehicle_class is VehicleClass.PETROL:

@@ -10,6 +10,9 @@ once. The token contract refuses a second credit for a (device, day) in any case
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,6 +32,13 @@ from oracle.store import BatchStatus, Claim, ClaimStatus, MintBatch, OracleStore
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 200
+LEASE_SECONDS = 60
+"""How long a minter may go silent before another may take over (after a crash, the restarted minter
+waits this long); renewed before every batch."""
+
+
+class MinterBusy(OracleError):
+    """Another minter holds the store's lease: only one may allocate the oracle account's nonces."""
 
 
 class MintingBlocked(OracleError):
@@ -63,15 +73,26 @@ class Minter:
         self.contracts = contracts
         self.sender = sender
         self.batch_size = batch_size
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def run(self) -> list[MintResult]:
-        """Finish what a previous run left, then mint every pending claim."""
-        results = self.reconcile()
-        while (batch_id := self._prepare_batch()) is not None:
-            result = self._sign_and_send(batch_id)
-            if result is not None:
-                results.append(result)
-        return results
+        """Finish what a previous run left, then mint every pending claim. Raises MinterBusy while
+        another minter holds the store's lease."""
+        self._renew_lease()
+        try:
+            results = self.reconcile()
+            while (batch_id := self._prepare_batch()) is not None:
+                result = self._sign_and_send(batch_id)
+                if result is not None:
+                    results.append(result)
+                self._renew_lease()
+            return results
+        finally:
+            self.store.release_lease(self.holder)
+
+    def _renew_lease(self) -> None:
+        if not self.store.take_lease(self.holder, LEASE_SECONDS):
+            raise MinterBusy("another minter is running on this store; only one may allocate nonces")
 
     # -- steps ------------------------------------------------------------------------------------
 
@@ -201,6 +222,10 @@ class Minter:
                 self._failed(batch.id, "abandoned before its transaction was signed")
                 continue
             receipt = self._receipt(batch.tx_hash)
+            if receipt is None and batch.nonce is not None and batch.nonce < self._mined_nonces():
+                # Another transaction of this account took the nonce: this one can never be mined.
+                self._failed(batch.id, f"nonce {batch.nonce} was used by another transaction; nothing was minted")
+                continue
             if receipt is None:
                 log.info("batch %s: node does not know %s; broadcasting it again", batch.id, batch.tx_hash)
                 signed = SignedCall(batch.tx_hash, batch.nonce or 0, bytes(HexBytes(batch.raw_tx)))
@@ -214,6 +239,9 @@ class Minter:
             else:
                 self._failed(batch.id, f"transaction {batch.tx_hash} reverted")
         return results
+
+    def _mined_nonces(self) -> int:
+        return self.contracts.w3.eth.get_transaction_count(self.sender.address, "latest")
 
     def _receipt(self, tx_hash: str) -> TxReceipt | None:
         try:

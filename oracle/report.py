@@ -49,6 +49,11 @@ class DailyReport:
     fuel_ml: int
     trace_hash: bytes
 
+    @property
+    def travelled_m(self) -> int:
+        """How far the car went, by the larger of its two measures: the distance and the odometer."""
+        return max(self.distance_m, self.odometer_end_m - self.odometer_start_m)
+
     def values(self) -> tuple[Any, ...]:
         """The fields in the order of REPORT_FIELDS."""
         return tuple(getattr(self, f.name) for f in fields(self))

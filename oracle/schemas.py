@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from contracts.addresses import Address
+from contracts.client import format_kg
 from oracle.report import DailyReport, SignedReport
 from oracle.service import Decision
 
@@ -80,7 +81,7 @@ class DecisionOut(BaseModel):
             code=decision.code,
             message=decision.message,
             grams=str(decision.grams),
-            kg=f"{decision.grams // 1000}.{decision.grams % 1000:03d}",
+            kg=format_kg(decision.grams),
             rule=decision.rule,
             methodology_id=decision.methodology_id,
             duplicate=decision.duplicate,

@@ -10,10 +10,11 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from contracts.client import CreditContracts, DeviceStatus, day_date, day_number
+from contracts.client import CreditContracts, DeviceStatus, day_label, day_number
 from oracle.errors import (
     DayConflict,
     DeviceSuspended,
+    OracleError,
     ReportRejected,
     SignerMismatch,
     UnknownDevice,
@@ -22,12 +23,21 @@ from oracle.errors import (
 from oracle.methodology import Assessment, DailyFigures
 from oracle.report import ReportDomain, SignedReport
 from oracle.signatures import recover_signer
-from oracle.store import Claim, OracleStore, ReportRecord, ReportStatus, utc_now
+from oracle.store import (
+    Claim,
+    ConcurrentDecision,
+    DeviceBaseline,
+    OracleStore,
+    ReportRecord,
+    ReportStatus,
+    utc_now,
+)
 from oracle.validation import Limits, check_continuity, check_day, check_plausibility
 
 log = logging.getLogger(__name__)
 
 ACCEPTED = "ACCEPTED"
+DECISION_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -83,26 +93,28 @@ class Oracle:
         """Decide on one report and store the decision. Sending the same report again returns the first
         decision if it was accepted (idempotent); a rejected report is judged afresh each time."""
         digest = "0x" + self.domain.digest(signed.report).hex()
-        try:
-            return self._ingest(signed, digest)
-        except IntegrityError:
-            # Another request accepted a report for the same device-day between our read and our write;
-            # judge again so this one is seen as a duplicate or a conflict.
-            log.info("concurrent acceptance for %s day %s; deciding again", signed.report.device, signed.report.day)
-            return self._ingest(signed, digest)
+        for _ in range(DECISION_ATTEMPTS):
+            try:
+                return self._ingest(signed, digest)
+            except (IntegrityError, ConcurrentDecision):
+                # Another request accepted a report of this device between our read and our write: decide
+                # again, against it (this one is then a duplicate, a conflict, or simply the next day).
+                log.info("concurrent decision on %s; deciding %s again", signed.report.device, digest)
+        raise OracleError(f"could not decide on {digest}: the device's reports kept changing under it")
 
     def _ingest(self, signed: SignedReport, digest: str) -> Decision:
         with self.store.session() as session:
-            earlier = self.store.accepted_by_digest(session, digest)
-            if earlier is not None:
-                return Decision.of(earlier, duplicate=True)
             signer: str | None = None
             try:
                 check_domain_hint(signed, self.domain)
                 signer = recover_signer(bytes.fromhex(digest[2:]), signed.signature)
                 if signer != signed.report.device:
                     raise SignerMismatch(signed.report.device, signer)
-                assessment = self._judge(session, signed)
+                earlier = self.store.accepted_by_digest(session, digest)
+                if earlier is not None:
+                    return Decision.of(earlier, duplicate=True)
+                baseline = self.store.baseline(session, signed.report.device)
+                assessment = self._judge(session, signed, baseline)
             except ReportRejected as rejection:
                 record = _record(signed, digest, signer, ReportStatus.REJECTED, rejection.code, rejection.message)
                 session.add(record)
@@ -115,6 +127,7 @@ class Oracle:
             record.methodology_id = self.methodology.methodology_id
             session.add(record)
             session.flush()
+            self.store.advance_baseline(session, baseline, record)
             if assessment.grams > 0:
                 assert record.id is not None
                 report = signed.report
@@ -132,7 +145,7 @@ class Oracle:
             log.info("accepted %s: %s g (%s)", digest, assessment.grams, assessment.rule)
             return Decision.of(record)
 
-    def _judge(self, session: Session, signed: SignedReport) -> Assessment:
+    def _judge(self, session: Session, signed: SignedReport, baseline: DeviceBaseline | None) -> Assessment:
         """Everything but the signature, in the order a driver would want to hear about it."""
         report = signed.report
         device = self.contracts.device(report.device)
@@ -143,8 +156,8 @@ class Oracle:
         check_day(report, day_number(self.clock().date()), self.limits)
         accepted = self.store.accepted_for_day(session, report.device, report.day)
         if accepted is not None:
-            raise DayConflict(str(day_date(report.day)), accepted.digest)
-        check_continuity(report, self.store.last_accepted(session, report.device))
+            raise DayConflict(day_label(report.day), accepted.digest)
+        check_continuity(report, None if baseline is None else baseline.last_accepted())
         check_plausibility(report, device.vehicle_class, self.limits)
         return self.methodology.assess(device.vehicle_class, report)
 

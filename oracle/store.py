@@ -11,9 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, event, text
+from sqlalchemy import BigInteger, Index, Integer, String, event, or_, text, update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import registry
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from oracle.validation import LastAccepted
@@ -26,6 +30,28 @@ def utc_now() -> datetime:
 BigInt = BigInteger().with_variant(Integer(), "sqlite")
 """64-bit integers (odometers and sequence numbers are uint64 in reports); SQLite's INTEGER is already
 64-bit and only it auto-increments primary keys."""
+
+
+class EnumText(TypeDecorator[StrEnum]):
+    """A StrEnum stored as its value ("accepted") in a text column, as the partial index below expects;
+    no database enum type, so adding a status needs no migration of a type."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
+
+
+class ConcurrentDecision(Exception):
+    """Another request changed the device's baseline while this one was deciding: decide again."""
 
 
 class OracleModel(SQLModel, registry=registry()):
@@ -81,7 +107,7 @@ class ReportRecord(OracleModel, table=True):
     signature: str
     signer: str | None = Field(default=None, max_length=42)
     received_at: datetime = Field(default_factory=utc_now)
-    status: ReportStatus
+    status: ReportStatus = Field(sa_type=EnumText(ReportStatus))
     code: str = Field(max_length=40)
     """ACCEPTED, or the rejection's reason code."""
     message: str
@@ -100,9 +126,26 @@ class Claim(OracleModel, table=True):
     grams: int = Field(sa_type=BigInt)
     methodology_id: int = Field(sa_type=BigInt)
     digest: str = Field(max_length=66)
-    status: ClaimStatus = Field(default=ClaimStatus.PENDING, index=True)
+    status: ClaimStatus = Field(default=ClaimStatus.PENDING, index=True, sa_type=EnumText(ClaimStatus))
     batch_id: int | None = Field(default=None, foreign_key="mint_batch.id", index=True, sa_type=BigInt)
     note: str | None = None
+
+
+class DeviceBaseline(OracleModel, table=True):
+    """A device's last accepted report: what its next report must continue. A request moves it only if
+    it still holds what that request read (optimistic locking), so two concurrent reports of one device
+    cannot both continue the same baseline."""
+
+    __tablename__ = "device_baseline"
+
+    device: str = Field(primary_key=True, max_length=42)
+    report_id: int = Field(foreign_key="report.id", sa_type=BigInt)
+    day: int = Field(sa_type=BigInt)
+    sequence: int = Field(sa_type=BigInt)
+    odometer_end_m: int = Field(sa_type=BigInt)
+
+    def last_accepted(self) -> LastAccepted:
+        return LastAccepted(self.day, self.sequence, self.odometer_end_m)
 
 
 class MintBatch(OracleModel, table=True):
@@ -115,15 +158,27 @@ class MintBatch(OracleModel, table=True):
     evidence_hash: str = Field(max_length=66)
     claims: int = Field(sa_type=BigInt)
     grams: int = Field(sa_type=BigInt)
-    status: BatchStatus = Field(default=BatchStatus.PREPARED, index=True)
+    status: BatchStatus = Field(default=BatchStatus.PREPARED, index=True, sa_type=EnumText(BatchStatus))
     nonce: int | None = Field(default=None, sa_type=BigInt)
-    tx_hash: str | None = Field(default=None, max_length=66)
+    tx_hash: str | None = Field(default=None, max_length=66, unique=True)
     raw_tx: str | None = None
     block_number: int | None = Field(default=None, sa_type=BigInt)
     chain_batch_id: int | None = Field(default=None, sa_type=BigInt)
     error: str | None = None
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
+
+
+class MinterLease(OracleModel, table=True):
+    """Who may mint now. One minter at a time per store: two would allocate the same nonces and could
+    both take a batch for the same claims. Expiry in epoch milliseconds, so it compares the same on every
+    database."""
+
+    __tablename__ = "minter_lease"
+
+    id: int = Field(default=1, primary_key=True)
+    holder: str = Field(max_length=100)
+    expires_ms: int = Field(sa_type=BigInt)
 
 
 class OracleStore:
@@ -153,15 +208,59 @@ class OracleStore:
         return session.exec(query).first()
 
     @staticmethod
-    def last_accepted(session: Session, device: str) -> LastAccepted | None:
-        query = (
-            select(ReportRecord)
-            .where(ReportRecord.device == device, ReportRecord.status == ReportStatus.ACCEPTED)
-            .order_by(ReportRecord.day.desc())  # type: ignore[attr-defined]
-            .limit(1)
+    def baseline(session: Session, device: str) -> DeviceBaseline | None:
+        return session.get(DeviceBaseline, device)
+
+    @staticmethod
+    def advance_baseline(session: Session, read: DeviceBaseline | None, accepted: ReportRecord) -> None:
+        """Make `accepted` the device's baseline, if the baseline is still `read`; else ConcurrentDecision.
+        (A concurrent first report fails on the primary key instead: an IntegrityError.)"""
+        assert accepted.id is not None
+        values = {
+            "report_id": accepted.id,
+            "day": accepted.day,
+            "sequence": accepted.sequence,
+            "odometer_end_m": accepted.odometer_end_m,
+        }
+        if read is None:
+            session.add(DeviceBaseline(device=accepted.device, **values))
+            session.flush()
+            return
+        moved = session.execute(
+            update(DeviceBaseline)
+            .where(DeviceBaseline.device == accepted.device, DeviceBaseline.report_id == read.report_id)  # type: ignore[arg-type]
+            .values(**values)
         )
-        last = session.exec(query).first()
-        return None if last is None else LastAccepted(last.day, last.sequence, last.odometer_end_m)
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentDecision(accepted.device)
+
+    def take_lease(self, holder: str, seconds: int) -> bool:
+        """Take or renew the minter lease for `holder`; False while another holder's lease runs."""
+        now_ms = int(utc_now().timestamp() * 1000)
+        expires_ms = now_ms + seconds * 1000
+        with self.session() as session:
+            if session.get(MinterLease, 1) is None:
+                session.add(MinterLease(holder=holder, expires_ms=expires_ms))
+                try:
+                    session.commit()
+                    return True
+                except IntegrityError:
+                    session.rollback()
+            taken = session.execute(
+                update(MinterLease)
+                .where(MinterLease.id == 1)  # type: ignore[arg-type]
+                .where(or_(MinterLease.holder == holder, MinterLease.expires_ms < now_ms))  # type: ignore[arg-type]
+                .values(holder=holder, expires_ms=expires_ms)
+            )
+            session.commit()
+            return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+
+    def release_lease(self, holder: str) -> None:
+        with self.session() as session:
+            session.execute(
+                update(MinterLease).where(MinterLease.holder == holder).values(expires_ms=0)  # type: ignore[arg-type]
+            )
+            session.commit()
 
     def reports(self, *, digest: str | None = None, device: str | None = None) -> list[ReportRecord]:
         with self.session() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.client import VehicleClass, day_date
+from contracts.client import VehicleClass, day_label
 from oracle.errors import (
     DayNotEnded,
     DayOutOfOrder,
@@ -46,9 +46,9 @@ class LastAccepted:
 def check_day(report: DailyReport, today: int, limits: Limits) -> None:
     """The day must be over, and not older than the window."""
     if report.day >= today:
-        raise DayNotEnded(str(day_date(report.day)), str(day_date(today)))
+        raise DayNotEnded(day_label(report.day), day_label(today))
     if today - report.day > limits.max_report_age_days:
-        raise DayTooOld(str(day_date(report.day)), limits.max_report_age_days, str(day_date(today)))
+        raise DayTooOld(day_label(report.day), limits.max_report_age_days, day_label(today))
 
 
 def check_continuity(report: DailyReport, last: LastAccepted | None) -> None:
@@ -58,7 +58,7 @@ def check_continuity(report: DailyReport, last: LastAccepted | None) -> None:
     if last is None:
         return
     if report.day < last.day:
-        raise DayOutOfOrder(str(day_date(report.day)), str(day_date(last.day)))
+        raise DayOutOfOrder(day_label(report.day), day_label(last.day))
     if report.sequence <= last.sequence:
         raise SequenceNotIncreasing(report.sequence, last.sequence)
     if report.odometer_start_m < last.odometer_end_m:
@@ -68,19 +68,21 @@ def check_continuity(report: DailyReport, last: LastAccepted | None) -> None:
 
 
 def check_plausibility(report: DailyReport, vehicle_class: VehicleClass, limits: Limits) -> None:
-    """Distance agrees with the odometer and is humanly possible; an EV's energy fits its distance."""
+    """Distance agrees with the odometer and is humanly possible; an EV's energy fits its distance.
+    Both use the larger of distance and odometer, so neither measure can be left at 0 to dodge a check."""
     odometer_m = report.odometer_end_m - report.odometer_start_m
     tolerance_m = limits.odometer_tolerance_m + odometer_m // 50
     if abs(report.distance_m - odometer_m) > tolerance_m:
         raise DistanceMismatch(report.distance_m, odometer_m, tolerance_m)
-    if report.distance_m > limits.max_distance_per_day_m:
-        raise DistanceImplausible(report.distance_m, limits.max_distance_per_day_m)
-    if vehicle_class is VehicleClass.BATTERY_ELECTRIC and report.distance_m > 0:
-        # Compare Wh per km without division: energy * 1000 against distance_m * limit.
-        low = report.energy_wh * 1000 < report.distance_m * limits.min_ev_wh_per_km
-        high = report.energy_wh * 1000 > report.distance_m * limits.max_ev_wh_per_km
+    travelled_m = report.travelled_m
+    if travelled_m > limits.max_distance_per_day_m:
+        raise DistanceImplausible(travelled_m, limits.max_distance_per_day_m)
+    if vehicle_class is VehicleClass.BATTERY_ELECTRIC and travelled_m > 0:
+        # Compare Wh per km without division: energy * 1000 against metres * limit.
+        low = report.energy_wh * 1000 < travelled_m * limits.min_ev_wh_per_km
+        high = report.energy_wh * 1000 > travelled_m * limits.max_ev_wh_per_km
         if low or high:
             raise EnergyImplausible(
-                f"{report.energy_wh} Wh for {report.distance_m} m is outside "
+                f"{report.energy_wh} Wh for {travelled_m} m is outside "
                 f"{limits.min_ev_wh_per_km}–{limits.max_ev_wh_per_km} Wh/km"
             )

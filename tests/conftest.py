@@ -3,6 +3,8 @@ after every test that touches it, so tests stay independent and fast."""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -11,6 +13,9 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from web3 import Web3
 
 from contracts.chain import TESTER, Sender, connect, fund_from_node
@@ -121,3 +126,25 @@ TODAY = 20_000
 def clock_at(day: int, hour: int = 6) -> Callable[[], datetime]:
     moment = datetime.combine(day_date(day), time(hour), UTC)
     return lambda: moment
+
+
+POSTGRES_URL = os.environ.get("GTC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+"""A server on which the tests may create and drop scratch databases (this machine's, trust auth)."""
+
+
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test; skipped, with the reason, where no server answers."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"gtc_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} ({type(exc).__name__}); set GTC_TEST_POSTGRES_URL")
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,12 +11,24 @@ from oracle.methodology import DailyFigures
 from oracle.report import DailyReport
 from oracle.service import Oracle
 from oracle.store import OracleStore
-from tests.conftest import TODAY, clock_at
+from tests.conftest import TODAY, clock_at, postgres_database
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> OracleStore:
     return OracleStore(f"sqlite:///{tmp_path / 'oracle.db'}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OracleStore]:
+    """The oracle's store on SQLite and, where a server is reachable, on PostgreSQL."""
+    if request.param == "sqlite":
+        yield OracleStore(f"sqlite:///{tmp_path / 'oracle.db'}")
+        return
+    for url in postgres_database():
+        store = OracleStore(url)
+        yield store
+        store.engine.dispose()
 
 
 @pytest.fixture

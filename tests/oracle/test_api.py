@@ -122,4 +122,25 @@ def test_a_lower_case_device_address_is_accepted_and_checksummed(api: httpx.Clie
 
 def test_reading_a_report_needs_a_digest(api: httpx.Client) -> None:
     assert api.get("/v1/reports/0x1234").status_code == 422
-    assert api.get("/v1/reports/0x" + "ab" * 32).json() == []
+    assert api.get("/v1/reports/0x" + "ab" * 32).json()["error"]["code"] == "REPORT_NOT_FOUND"
+
+
+def test_a_body_over_8_kib_is_refused_unread(api: httpx.Client, store: OracleStore) -> None:
+    nested = '{"report":' + "[" * 70_000 + "]" * 70_000 + "}"  # would exhaust the parser's C stack
+    response = api.post("/v1/reports", content=nested, headers={"content-type": "application/json"})
+    assert (response.status_code, response.json()["error"]["code"]) == (413, "PAYLOAD_TOO_LARGE")
+    streamed = api.post("/v1/reports", content=iter([b'{"report":', b" " * 9_000, b"}"]))
+    assert (streamed.status_code, streamed.json()["error"]["code"]) == (413, "PAYLOAD_TOO_LARGE")
+    assert store.reports() == []
+
+
+def test_every_error_has_a_code_and_a_message(api: httpx.Client) -> None:
+    for response in (
+        api.get("/v1/nothing"),
+        api.delete("/v1/reports"),
+        api.post("/v1/reports", content="1" * 5_000, headers={"content-type": "application/json"}),
+        api.post("/v1/reports", content="{", headers={"content-type": "application/json"}),
+        api.get("/v1/reports/0x" + "ab" * 32),
+    ):
+        error = response.json()["error"]
+        assert response.status_code in (400, 404, 405, 422) and error["code"] and error["message"]

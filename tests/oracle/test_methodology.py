@@ -77,3 +77,12 @@ def test_parameters_must_be_integer_grams(tmp_path: Path, value: object) -> None
 def test_the_ceiling_must_cover_every_rule(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="can award more than max_grams_per_device_day"):
         DailyFigures.load(write_variant(tmp_path, max_grams_per_device_day=2000))
+
+
+def test_an_ev_day_counts_from_one_kilometre_by_distance_or_odometer() -> None:
+    assert V1.ev_min_distance_m == 1000
+    assert V1.assess(VehicleClass.BATTERY_ELECTRIC, day(distance_m=999)).rule == "EV_TOO_SHORT"
+    assert V1.assess(VehicleClass.BATTERY_ELECTRIC, day(distance_m=1000)).grams == 1750
+    # The odometer counts as well: a distance left at 0 does not make a moving car "not driven".
+    assessment = V1.assess(VehicleClass.BATTERY_ELECTRIC, day(distance_m=0, odometer_moved_m=5_000))
+    assert (assessment.grams, assessment.rule) == (1750, "EV_DRIVEN")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlmodel import col, select
 from web3.logs import DISCARD
@@ -7,7 +9,7 @@ from web3.logs import DISCARD
 from contracts.chain import Sender
 from contracts.client import Credit, CreditContracts, DeviceStatus
 from oracle.device import DeviceSigner
-from oracle.minter import Minter, MintingBlocked, evidence_hash
+from oracle.minter import Minter, MinterBusy, MintingBlocked, evidence_hash
 from oracle.report import ReportDomain
 from oracle.service import Oracle
 from oracle.store import BatchStatus, Claim, ClaimStatus, MintBatch, OracleStore
@@ -192,3 +194,66 @@ def test_batch_size_must_be_positive(contracts: CreditContracts, store: OracleSt
 
 def _crash(*_args: object, **_kwargs: object) -> None:
     raise Crash()
+
+
+def test_a_batch_whose_nonce_another_transaction_took_is_failed_and_its_claims_minted_again(
+    minter: Minter,
+    store: OracleStore,
+    contracts: CreditContracts,
+    actors: Actors,
+    sender: SenderFor,
+    monkeypatch: pytest.MonkeyPatch,
+    three_claims: list[str],
+) -> None:
+    monkeypatch.setattr(Sender, "send", _crash)
+    with pytest.raises(Crash):
+        minter.run()
+    monkeypatch.undo()
+    # Meanwhile the oracle's key sends something else with the batch's nonce.
+    (stored,) = batches(store)
+    assert stored.nonce == sender("oracle").next_nonce()
+    sender("oracle").transact(contracts.token.functions.approve(actors.buyer.address, 1))
+
+    minter.run()
+    assert [b.status for b in batches(store)][:1] == [BatchStatus.FAILED]
+    assert "nonce" in (batches(store)[0].error or "")
+    assert claim_states(store) == [ClaimStatus.MINTED] * 3
+    assert contracts.supply().issued == 1750 * 2 + 2580
+
+
+def test_only_one_minter_runs_at_a_time(
+    minter: Minter, store: OracleStore, contracts: CreditContracts, sender: SenderFor, three_claims: list[str]
+) -> None:
+    other = Minter(store, contracts, sender("oracle"), batch_size=2)
+    assert store.take_lease(other.holder, seconds=60)
+    with pytest.raises(MinterBusy):
+        minter.run()
+    assert claim_states(store) == [ClaimStatus.PENDING] * 3
+    store.release_lease(other.holder)
+    assert len(minter.run()) == 2
+    # A lease that ran out (its minter died) can be taken over.
+    assert store.take_lease(other.holder, seconds=-1)
+    assert store.take_lease(minter.holder, seconds=60)
+
+
+def test_concurrent_runs_never_record_a_grams_twice(
+    store: OracleStore, contracts: CreditContracts, sender: SenderFor, three_claims: list[str]
+) -> None:
+    minters = [Minter(store, contracts, sender("oracle"), batch_size=2) for _ in range(4)]
+    outcomes: list[object] = []
+
+    def run(minter: Minter) -> None:
+        try:
+            outcomes.append(minter.run())
+        except MinterBusy as busy:
+            outcomes.append(busy)
+
+    threads = [threading.Thread(target=run, args=(minter,)) for minter in minters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    Minter(store, contracts, sender("oracle"), batch_size=2).run()  # what the losers of the race left
+    assert claim_states(store) == [ClaimStatus.MINTED] * 3
+    confirmed = [b for b in batches(store) if b.status is BatchStatus.CONFIRMED]
+    assert sum(b.grams for b in confirmed) == contracts.supply().issued == 1750 * 2 + 2580

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import threading
+
 import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from contracts.client import CreditContracts, DeviceStatus, VehicleClass
 from oracle.device import DeviceSigner
 from oracle.methodology import DailyFigures
 from oracle.report import ReportDomain, SignedReport
-from oracle.service import Oracle
-from oracle.store import Claim, OracleStore, ReportStatus
+from oracle.service import Decision, Oracle
+from oracle.store import Claim, OracleStore, ReportRecord, ReportStatus
 from tests.conftest import TODAY, Actors, SenderFor, clock_at, key, register
 from tests.oracle.conftest import daily
 
@@ -203,3 +206,72 @@ def test_a_vehicle_the_methodology_does_not_cover_is_refused(
     hybrid = register(contracts, actors, "hybrid", actors.driver, VehicleClass.OTHER)
     code, message = rejection(oracle, hybrid.sign(daily(hybrid, energy_wh=0, fuel_ml=900), domain))
     assert (code, message) == ("VEHICLE_NOT_ELIGIBLE", "methodology v1 (1.0.0) credits no other vehicles")
+
+
+def _race(oracle: Oracle, *reports: SignedReport) -> list[Decision]:
+    """Ingest the reports at the same moment from threads; the decisions in report order."""
+    barrier = threading.Barrier(len(reports))
+    decisions: dict[int, Decision] = {}
+
+    def ingest(i: int, signed: SignedReport) -> None:
+        barrier.wait()
+        decisions[i] = oracle.ingest(signed)
+
+    threads = [threading.Thread(target=ingest, args=item) for item in enumerate(reports)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [decisions[i] for i in range(len(reports))]
+
+
+def test_two_reports_for_one_device_day_at_once_are_one_acceptance_and_one_conflict(
+    contracts: CreditContracts,
+    any_store: OracleStore,
+    methodology: DailyFigures,
+    ev_device: DeviceSigner,
+    domain: ReportDomain,
+) -> None:
+    oracle = Oracle(any_store, contracts, methodology, clock=clock_at(TODAY))
+    for round_ in range(4):
+        day, sequence, start = TODAY - 8 + 2 * round_, 2 * round_ + 1, round_ * 80_000
+        first = ev_device.sign(daily(ev_device, day=day, sequence=sequence, start_m=start), domain)
+        other = ev_device.sign(daily(ev_device, day=day, sequence=sequence, start_m=start, energy_wh=4_001), domain)
+        decisions = _race(oracle, first, other)
+        assert sorted(d.code for d in decisions) == ["ACCEPTED", "DAY_CONFLICT"]
+        # the next round continues from whichever report won
+        nxt = daily(ev_device, day=day + 1, sequence=2 * round_ + 2, start_m=start + 40_000)
+        assert oracle.ingest(ev_device.sign(nxt, domain)).status is ReportStatus.ACCEPTED
+    with any_store.session() as session:
+        assert len(session.exec(select(Claim)).all()) == 8
+
+
+def test_two_days_of_one_device_at_once_cannot_both_continue_the_same_odometer(
+    contracts: CreditContracts,
+    any_store: OracleStore,
+    methodology: DailyFigures,
+    petrol_device: DeviceSigner,
+    domain: ReportDomain,
+) -> None:
+    oracle = Oracle(any_store, contracts, methodology, clock=clock_at(TODAY))
+    oracle.ingest(petrol_device.sign(daily(petrol_device, day=TODAY - 3, energy_wh=0, fuel_ml=900), domain))
+    driven = daily(petrol_device, day=TODAY - 2, sequence=2, start_m=40_000, energy_wh=0, fuel_ml=5_000)
+    # The next day claims "car-free" from the same odometer reading, as if the drive never happened.
+    car_free = daily(petrol_device, day=TODAY - 1, sequence=3, start_m=40_000, distance_m=0, energy_wh=0)
+    decisions = _race(oracle, petrol_device.sign(driven, domain), petrol_device.sign(car_free, domain))
+    assert [d.status for d in decisions].count(ReportStatus.ACCEPTED) == 1
+    assert {d.code for d in decisions} - {"ACCEPTED"} <= {"ODOMETER_ROLLBACK", "DAY_OUT_OF_ORDER"}
+
+
+def test_one_accepted_report_per_device_day_is_also_a_database_constraint(
+    any_store: OracleStore, oracle: Oracle, ev_device: DeviceSigner, domain: ReportDomain
+) -> None:
+    decision = Oracle(any_store, oracle.contracts, oracle.methodology, clock=oracle.clock).ingest(
+        ev_device.sign(daily(ev_device), domain)
+    )
+    with any_store.session() as session:
+        accepted = session.get_one(ReportRecord, decision.report_id)
+        copy = ReportRecord(**accepted.model_dump(exclude={"id"}) | {"digest": "0x" + "00" * 32})
+        session.add(copy)
+        with pytest.raises(IntegrityError):
+            session.commit()

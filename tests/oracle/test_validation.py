@@ -107,6 +107,22 @@ def test_the_distance_tolerance_and_energy_band_edges_pass() -> None:
     check_plausibility(report(energy_wh=24_000), VehicleClass.BATTERY_ELECTRIC, LIMITS)
 
 
+def test_an_odometer_that_moved_counts_even_when_the_distance_says_zero() -> None:
+    # 100 m on the odometer, 0 m of distance (within tolerance) and no energy: not a free EV day.
+    sneaky = report(odometer_end_m=1_100, distance_m=0, energy_wh=0)
+    assert reason(check_plausibility, sneaky, VehicleClass.BATTERY_ELECTRIC, LIMITS) == EnergyImplausible.code
+    far = report(odometer_end_m=1_000 + 1_530_000, distance_m=1_500_000, energy_wh=200_000)
+    assert reason(check_plausibility, far, VehicleClass.BATTERY_ELECTRIC, LIMITS) == DistanceImplausible.code
+
+
 def test_energy_is_checked_only_for_an_electric_car_that_moved() -> None:
     check_plausibility(report(energy_wh=0, fuel_ml=3_000), VehicleClass.PETROL, LIMITS)
     check_plausibility(report(odometer_end_m=1_000, distance_m=0, energy_wh=0), VehicleClass.BATTERY_ELECTRIC, LIMITS)
+
+
+def test_a_day_beyond_the_calendar_is_refused_with_its_number() -> None:
+    with pytest.raises(DayNotEnded) as caught:
+        check_day(report(day=2**32 - 1), TODAY, LIMITS)
+    assert (
+        caught.value.message == f"the report is for day {2**32 - 1}, which has not ended yet (today is 2024-10-04 UTC)"
+    )

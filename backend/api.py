@@ -19,6 +19,7 @@ def create_app(db: Database, contracts: CreditContracts) -> FastAPI:
         title="Green Travel Credits",
         version="1",
         description="Balances, devices, listings and retirements of the credit registry, as indexed from the chain.",
+        redirect_slashes=False,
     )
     app.state.db = db
     app.state.contracts = contracts

@@ -34,4 +34,6 @@ Chain = Annotated[CreditContracts, Depends(contracts)]
 AddressPath = Annotated[str, Path(description="0x address; mixed case must be a valid EIP-55 checksum"),
                         AfterValidator(parse_address)]  # fmt: skip
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=10**12)]
+RecordId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a number counted from 1")]
+"""On chain these are uint256; past 2^63 − 1 none can exist, and no database integer holds them."""

@@ -256,7 +256,9 @@ def _on_device_status_changed(session: Session, event: ChainEvent, _event_id: in
 
 
 def _on_device_owner_changed(session: Session, event: ChainEvent, _event_id: int) -> None:
-    session.get_one(Device, event.args["device"]).owner = event.args["newOwner"]
+    device = session.get_one(Device, event.args["device"])
+    device.owner = event.args["newOwner"]
+    device.owner_since = event.args["fromDay"]
 
 
 def _on_listing_created(session: Session, event: ChainEvent, _event_id: int) -> None:

@@ -89,6 +89,8 @@ class TransferRecord(BackendModel, table=True):
 class Device(BackendModel, table=True):
     address: str = Field(primary_key=True, max_length=42)
     owner: str = Field(index=True, max_length=42)
+    owner_since: int = Field(default=0, sa_type=BigInt)
+    """The first UTC day credited to `owner`."""
     index: int
     vehicle_class: int
     status: int

@@ -28,7 +28,7 @@ from backend.schemas import (
     StatsPublic,
     TransferPublic,
 )
-from contracts.client import DeviceStatus, VehicleClass, day_date
+from contracts.client import DeviceStatus, VehicleClass, day_label
 
 
 def account(session: Session, address: str) -> AccountPublic:
@@ -73,7 +73,11 @@ def device(session: Session, address: str) -> DeviceDetail | None:
         **summary.model_dump(),
         days=[
             CreditedDayPublic(
-                day=day_date(day.day), grams=Amount.of(day.grams), batch_id=day.batch_id, tx_hash=day.tx_hash
+                day=day.day,
+                date=day_label(day.day),
+                grams=Amount.of(day.grams),
+                batch_id=day.batch_id,
+                tx_hash=day.tx_hash,
             )
             for day in days
         ],
@@ -149,6 +153,7 @@ def _device(session: Session, row: Device, days: list[CreditedDay] | None = None
     return DevicePublic(
         address=row.address,
         owner=row.owner,
+        owner_since=row.owner_since,
         vehicle_class=VehicleClass(row.vehicle_class).name.lower(),
         status=DeviceStatus(row.status).name.lower(),
         credited_days=len(days),

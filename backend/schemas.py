@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-GRAMS_PER_KG = 1000
-
-
-def format_kg(grams: int) -> str:
-    """Exact decimal kilograms of an integer number of grams: 22480 → "22.480"."""
-    sign = "-" if grams < 0 else ""
-    whole, rest = divmod(abs(grams), GRAMS_PER_KG)
-    return f"{sign}{whole}.{rest:03d}"
+from contracts.client import format_kg
 
 
 class Public(BaseModel):
@@ -63,7 +56,10 @@ class TransferPublic(Public):
 
 
 class CreditedDayPublic(Public):
-    day: date
+    day: int
+    """UTC day as on chain: days since 1970-01-01."""
+    date: str
+    """The same day as an ISO date."""
     grams: Amount
     batch_id: int
     tx_hash: str
@@ -72,6 +68,8 @@ class CreditedDayPublic(Public):
 class DevicePublic(Public):
     address: str
     owner: str
+    owner_since: int
+    """The first UTC day (days since 1970-01-01) credited to this owner."""
     vehicle_class: str
     status: str
     credited_days: int

@@ -12,4 +12,3 @@ class BackendSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BACKEND_", extra="ignore")
 
     range_blocks: int = Field(default=2_000, ge=1, description="blocks per eth_getLogs request")
-    confirmations: int = Field(default=0, ge=0, description="blocks to wait before indexing a block")

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from backend import queries
-from backend.deps import ApiError, DbSession, Limit, Offset
+from backend.deps import ApiError, DbSession, Limit, Offset, RecordId
 from backend.schemas import Page, RetirementPublic
 
 router = APIRouter(prefix="/v1/retirements", tags=["retirements"])
@@ -18,7 +16,7 @@ def read_retirements(session: DbSession, limit: Limit = 50, offset: Offset = 0) 
 
 
 @router.get("/{retirement_id}")
-def read_retirement(retirement_id: Annotated[int, Path(ge=1)], session: DbSession) -> RetirementPublic:
+def read_retirement(retirement_id: RecordId, session: DbSession) -> RetirementPublic:
     """One retirement record: anyone can check it with CreditToken.retirement(id) on chain."""
     found = queries.retirement(session, retirement_id)
     if found is None:

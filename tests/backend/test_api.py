@@ -83,7 +83,10 @@ def test_devices_show_their_credited_days(api: httpx.Client, actors: Actors, ev_
         2,
     )
     detail = api.get(f"/v1/devices/{ev_device.address}").json()
-    assert [(d["day"], d["grams"]["grams"]) for d in detail["days"]] == [("2022-01-08", "1750"), ("2022-01-09", "1750")]
+    assert [(d["day"], d["date"], d["grams"]["grams"]) for d in detail["days"]] == [
+        (19_000, "2022-01-08", "1750"),
+        (19_001, "2022-01-09", "1750"),
+    ]
     missing = api.get("/v1/devices/0x" + "34" * 20)
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "DEVICE_NOT_FOUND")
 
@@ -110,6 +113,8 @@ def test_retirements_and_their_certificate(api: httpx.Client, actors: Actors) ->
     )  # fmt: skip
     assert api.get("/v1/retirements/2").json()["error"]["code"] == "RETIREMENT_NOT_FOUND"
     assert api.get("/v1/retirements/0").status_code == 422
+    assert api.get(f"/v1/retirements/{2**63}").status_code == 422
+    assert api.get("/v1/retirements", params={"offset": 10**13}).status_code == 422
 
 
 def test_stats_add_up(api: httpx.Client) -> None:

@@ -98,7 +98,8 @@ def test_every_event_kind_lands_in_its_table(
             "Acme Bank",
         )
         assert session.get_one(Device, petrol_device.address).status == 2
-        assert session.get_one(Device, ev_device.address).owner == actors.buyer.address
+        sold = session.get_one(Device, ev_device.address)
+        assert (sold.owner, sold.owner_since) == (actors.buyer.address, 19_002)
         names = {row.name for row in session.exec(select(EventRecord))}
     assert {"RoleGranted", "MethodologyRegistered", "ProceedsWithdrawn"} <= names
     for_amounts = json.loads(next(iter(_events(db, "CreditsIssued"))).args)

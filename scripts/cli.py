@@ -31,10 +31,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{artifact.contract_name:<15} {size:>6} bytes  solc {artifact.compiler}")
         return 0
     if args.command == "demo":
+        from pydantic import ValidationError
+
+        from backend.settings import BackendSettings
+        from oracle.settings import OracleSettings
         from scripts.demo import run_demo
         from scripts.trips import SAMPLE_DIR
 
-        run_demo(args.work_dir, args.sample_dir or SAMPLE_DIR)
+        try:
+            oracle_settings, backend_settings = OracleSettings(), BackendSettings()
+        except ValidationError as exc:
+            prefix = {"OracleSettings": "ORACLE_", "BackendSettings": "BACKEND_"}[exc.title]
+            for error in exc.errors():
+                name = prefix + "_".join(map(str, error["loc"])).upper()
+                print(f"gtc: {name}={error.get('input')!r}: {error['msg']}", file=sys.stderr)
+            return 2
+        run_demo(
+            args.work_dir,
+            args.sample_dir or SAMPLE_DIR,
+            oracle_settings=oracle_settings,
+            backend_settings=backend_settings,
+        )
         return 0
     return 2
 

@@ -25,10 +25,9 @@ from web3.logs import DISCARD
 from backend.api import create_app as create_backend_app
 from backend.db import Database
 from backend.indexer import Indexer
-from backend.schemas import format_kg
 from backend.settings import BackendSettings
 from contracts.chain import TESTER, Sender, connect, fund_from_node
-from contracts.client import CreditContracts, day_date, deploy
+from contracts.client import CreditContracts, day_date, deploy, format_kg
 from oracle.api import create_app as create_oracle_app
 from oracle.device import DeviceSigner
 from oracle.methodology import DailyFigures
@@ -94,7 +93,15 @@ class DemoResult:
         )
 
 
-def run_demo(work_dir: Path, sample_dir: Path = SAMPLE_DIR, echo: Callable[[str], None] = print) -> DemoResult:
+def run_demo(
+    work_dir: Path,
+    sample_dir: Path = SAMPLE_DIR,
+    echo: Callable[[str], None] = print,
+    oracle_settings: OracleSettings | None = None,
+    backend_settings: BackendSettings | None = None,
+) -> DemoResult:
+    oracle_settings = oracle_settings or OracleSettings()
+    backend_settings = backend_settings or BackendSettings()
     work_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("oracle.db", "backend.db", "reports.jsonl", "deployment.json"):
         for path in work_dir.glob(stale + "*"):
@@ -146,7 +153,6 @@ def run_demo(work_dir: Path, sample_dir: Path = SAMPLE_DIR, echo: Callable[[str]
     echo(f"  {len(signed_reports)} daily reports signed (EIP-712) and written to {_shown(reports_file)}")
 
     # -- the oracle judges the file ------------------------------------------------------------
-    oracle_settings = OracleSettings()
     oracle_store = OracleStore(f"sqlite:///{work_dir / 'oracle.db'}")
     clock = ReplayClock()
     oracle = Oracle(oracle_store, contracts, methodology, limits=oracle_settings.limits(), clock=clock)
@@ -229,7 +235,7 @@ def run_demo(work_dir: Path, sample_dir: Path = SAMPLE_DIR, echo: Callable[[str]
     # -- index and read back over HTTP ---------------------------------------------------------
     db = result.backend_db
     db.create_tables()
-    synced = Indexer(w3, deployment, db, range_blocks=BackendSettings().range_blocks).sync()
+    synced = Indexer(w3, deployment, db, range_blocks=backend_settings.range_blocks).sync()
     echo(f"\nBackend: indexed {synced.events} events from blocks {synced.from_block}..{synced.to_block}")
     with serving(create_backend_app(db, contracts)) as api_url, httpx.Client(base_url=api_url, timeout=30) as api:
         for name, address in (("driver (" + SELLER_VEHICLE + ")", seller.address), ("buyer", buyer.address)):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import math
 import re
 import zipfile
 from collections import defaultdict
@@ -115,7 +116,7 @@ def load_ved(sample_dir: Path = SAMPLE_DIR) -> list[VehicleLog]:
             samples = [
                 (
                     start + timedelta(milliseconds=float(row["Timestamp(ms)"])),
-                    float(row["Vehicle Speed[km/h]"]),
+                    _number(row["Vehicle Speed[km/h]"]),
                     _number(row["MAF[g/sec]"]),
                     line,
                 )
@@ -124,8 +125,8 @@ def load_ved(sample_dir: Path = SAMPLE_DIR) -> list[VehicleLog]:
             for (t0, v0, maf0, line), (t1, v1, maf1, _) in itertools.pairwise(samples):
                 trace = _day_of(days, t0)
                 seconds = (t1 - t0).total_seconds()
-                trace.distance_m += (v0 + v1) / 2 / 3.6 * seconds
-                trace.fuel_ml += (maf0 + maf1) / 2 * seconds / PETROL_AIR_FUEL_RATIO / PETROL_DENSITY_G_PER_ML
+                trace.distance_m += _distance_m(v0, v1, seconds)
+                trace.fuel_ml += max(maf0 + maf1, 0.0) / 2 * seconds / PETROL_AIR_FUEL_RATIO / PETROL_DENSITY_G_PER_ML
                 trace.raw.append(line)
             _day_of(days, samples[-1][0]).raw.append(samples[-1][3])
         for trace in days.values():
@@ -137,31 +138,35 @@ def load_ved(sample_dir: Path = SAMPLE_DIR) -> list[VehicleLog]:
 
 # ---------------------------------------------------------------------------------------- Twizy
 
-_TWIZY_FILE_DATE = re.compile(r"T\d_(\d\d)_(\d\d)_(\d{4})")
+_TWIZY_FILE_DATE = re.compile(r"T\d+_(\d\d)_(\d\d)_(\d{4})")
 
 
 def load_twizy(sample_dir: Path = SAMPLE_DIR) -> VehicleLog:
     """The Renault Twizy's trips (one file each), cut into UTC days."""
     days: dict[int, DayTrace] = {}
+    header = ""
     for path in sorted((sample_dir / "twizy_ev" / "data" / "Analyzed").glob("T*/T*.csv")):
-        month, day, year = (int(part) for part in _TWIZY_FILE_DATE.match(path.name).groups())  # type: ignore[union-attr]
-        trip_date = date(year, month, day)  # some rows carry a corrupted Date; the file name is reliable
+        named = _TWIZY_FILE_DATE.match(path.name)
+        if named is None:
+            raise ValueError(f"{path.name}: expected a name like T1_03_29_2021.csv (trip, month, day, year)")
+        month, day, year = (int(part) for part in named.groups())
         lines = path.read_text().splitlines()
         rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
-        samples = [
-            (datetime.combine(trip_date, datetime.strptime(row["Time"], "%H:%M:%S").time(), RABAT),
-             float(row["Speed"]), float(row["Soc"]), line)
-            for row, line in zip(rows, lines[1:], strict=True)
-        ]  # fmt: skip
-        for (t0, v0, _, line), (t1, v1, _, _) in itertools.pairwise(samples):
+        if not rows:
+            continue
+        header = lines[0]
+        # Some rows carry a corrupted Date; the file name gives the day the trip started.
+        moments = _local_times(date(year, month, day), [row["Time"] for row in rows])
+        samples = list(zip(moments, (_number(row["Speed"]) for row in rows), lines[1:], strict=True))
+        for (t0, v0, line), (t1, v1, _) in itertools.pairwise(samples):
             trace = _day_of(days, t0)
-            trace.distance_m += (v0 + v1) / 2 / 3.6 * (t1 - t0).total_seconds()
+            trace.distance_m += _distance_m(v0, v1, (t1 - t0).total_seconds())
             trace.raw.append(line)
         last = _day_of(days, samples[-1][0])
-        last.raw.append(samples[-1][3])
-        soc_drop_percent = max(samples[0][2] - samples[-1][2], 0.0)
-        last.energy_wh += soc_drop_percent / 100 * TWIZY_BATTERY_WH
-        header = lines[0]
+        last.raw.append(samples[-1][2])
+        charge = [soc for soc in (_number(row["Soc"], missing=math.nan) for row in rows) if not math.isnan(soc)]
+        if charge:
+            last.energy_wh += max(charge[0] - charge[-1], 0.0) / 100 * TWIZY_BATTERY_WH
     for trace in days.values():
         trace.raw.insert(0, header)
     vehicle = Vehicle("twizy", VehicleClass.BATTERY_ELECTRIC, "BEV Renault Twizy (RSK Twizy EV dataset)")
@@ -180,6 +185,8 @@ def daily_reports(log: VehicleLog, device: ChecksumAddress, *, first_sequence: i
     """The reports the device would sign: one per driving day and, for a car that burns fuel, one for
     each day between its first and last trip on which it did not move (a zero-distance report)."""
     by_day = {trace.day: trace for trace in log.days}
+    if not by_day:
+        return []
     if log.vehicle.vehicle_class is VehicleClass.BATTERY_ELECTRIC:
         days: Sequence[int] = sorted(by_day)
     else:
@@ -211,9 +218,35 @@ def _day_of(days: dict[int, DayTrace], moment: datetime) -> DayTrace:
     return days.setdefault(day, DayTrace(day))
 
 
-def _number(text: str) -> float:
-    value = float(text)
-    return 0.0 if value != value else value  # NaN → 0
+def _number(text: str, missing: float = 0.0) -> float:
+    """A logged number; `missing` for NaN, an empty cell or text that is not a number."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return missing
+    return missing if math.isnan(value) else value
+
+
+def _distance_m(speed0_kmh: float, speed1_kmh: float, seconds: float) -> float:
+    """Metres over one interval between two speed readings (trapezoid). Reversing moves the car too;
+    an interval with no time, or running backwards, adds nothing."""
+    if seconds <= 0:
+        return 0.0
+    return (abs(speed0_kmh) + abs(speed1_kmh)) / 2 / 3.6 * seconds
+
+
+def _local_times(start: date, clock_times: list[str]) -> list[datetime]:
+    """Wall-clock times of one trip as moments in Rabat, moving to the next date when the clock wraps
+    past midnight."""
+    moments = []
+    day, previous = start, None
+    for text in clock_times:
+        clock = datetime.strptime(text, "%H:%M:%S").time()
+        if previous is not None and clock < previous:
+            day += timedelta(days=1)
+        previous = clock
+        moments.append(datetime.combine(day, clock, RABAT))
+    return moments
 
 
 def _xlsx_rows(path: Path) -> list[list[str]]:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +83,41 @@ def test_reports_carry_a_continuous_odometer_and_a_hash_of_each_days_trace(twizy
     for report in reports:
         assert report.odometer_end_m - report.odometer_start_m == report.distance_m
     assert len({report.trace_hash for report in reports}) == 4
+
+
+TWIZY_HEADER = (
+    "Date,Time,Soc,Speed,Mode,LAT,LON,ALT,GpsSpeed,Temperature,Humidity,Weather,WindSpeedAv,Traffic,SpeedLimit"
+)
+
+
+def write_twizy(sample_dir: Path, name: str, rows: list[tuple[str, str, str]]) -> None:
+    folder = sample_dir / "twizy_ev" / "data" / "Analyzed" / "T9"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [f"01/01/2021,{time},{soc},{speed},D,0,0,0,0,0,0,Clear,0,0,50" for time, soc, speed in rows]
+    (folder / name).write_text("\n".join([TWIZY_HEADER, *lines]) + "\n")
+
+
+def test_a_trip_across_midnight_continues_on_the_next_day(tmp_path: Path) -> None:
+    # Rabat is UTC+1 in January: 23:59:58 local is 22:59:58 UTC, and the clock wraps to 00:00:01.
+    write_twizy(tmp_path, "T12_01_01_2021.csv", [("23:59:58", "80", "36"), ("00:00:01", "79", "36")])
+    (day,) = load_twizy(tmp_path).days
+    assert day_date(day.day) == date(2021, 1, 1)
+    assert day.distance_m == pytest.approx(30.0)  # 3 s at 36 km/h, not −86,397 s
+    assert day.energy_wh == pytest.approx(0.01 * 6100)
+
+
+def test_missing_and_odd_readings_add_nothing_instead_of_breaking_the_import(tmp_path: Path) -> None:
+    write_twizy(tmp_path, "T1_01_02_2021.csv", [("10:00:00", "80", "NaN"), ("10:00:10", "NaN", "36"),
+                                               ("10:00:20", "79", "-36"), ("10:00:30", "", "36")])  # fmt: skip
+    write_twizy(tmp_path, "T1_01_03_2021.csv", [])  # a header and nothing else
+    (day,) = load_twizy(tmp_path).days
+    # NaN speed counts as standing still; reversing (-36 km/h) moves the car as far as driving forward.
+    assert day.distance_m == pytest.approx(50 + 100 + 100)
+    assert day.energy_wh == pytest.approx(0.01 * 6100)  # first and last SoC that were logged
+
+
+def test_a_badly_named_trip_file_is_refused_by_name(tmp_path: Path) -> None:
+    write_twizy(tmp_path, "Trip_one.csv", [("10:00:00", "80", "0")])
+    with pytest.raises(ValueError, match=re.escape("Trip_one.csv: expected a name like T1_03_29_2021.csv")):
+        load_twizy(tmp_path)
+    assert daily_reports(VehicleLog(load_twizy(SAMPLE_DIR).vehicle, []), DEVICE) == []

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from web3 import Web3
 
 from backend.db import Database
@@ -32,7 +32,7 @@ from backend.models import (
     Totals,
     TransferRecord,
 )
-from contracts.client import Deployment
+from contracts.client import Deployment, unpack_credits
 from contracts.events import ChainEvent, EventDecoder
 
 log = logging.getLogger(__name__)
@@ -188,28 +188,43 @@ def _on_transfer(session: Session, event: ChainEvent, event_id: int) -> None:
             receiver.minted += value
 
 
-def _on_device_day_credited(session: Session, event: ChainEvent, _event_id: int) -> None:
-    args = event.args
-    session.add(
-        CreditedDay(
-            device=args["device"],
-            day=args["day"],
-            owner=args["owner"],
-            grams=args["grams"],
-            batch_id=args["batchId"],
-            tx_hash=event.tx_hash,
-        )
-    )
-
-
 def _on_credits_issued(session: Session, event: ChainEvent, _event_id: int) -> None:
+    """A batch: its packed credits name devices by index; the owners credited are the mint Transfers the
+    token emitted for them, in the same order, just before this event."""
     args = event.args
+    credits = unpack_credits(args["credits"])
+    mints = session.exec(
+        select(TransferRecord)
+        .where(
+            TransferRecord.tx_hash == event.tx_hash,
+            TransferRecord.sender == ZERO_ADDRESS,
+            col(TransferRecord.log_index) < event.log_index,
+        )
+        .order_by(col(TransferRecord.log_index).desc())
+        .limit(len(credits))
+    ).all()
+    devices = {
+        device.index: device.address
+        for device in session.exec(select(Device).where(col(Device.index).in_([index for index, _ in credits])))
+    }
+    for (index, grams), mint in zip(credits, reversed(mints), strict=True):
+        session.add(
+            CreditedDay(
+                device=devices[index],
+                day=args["day"],
+                owner=mint.recipient,
+                grams=grams,
+                batch_id=args["batchId"],
+                tx_hash=event.tx_hash,
+            )
+        )
     session.add(
         MintBatchRecord(
             batch_id=args["batchId"],
             methodology_id=args["methodologyId"],
-            evidence_hash=args["evidenceHash"],
-            credits=args["credits"],
+            day=args["day"],
+            evidence_root=args["evidenceRoot"],
+            credits=len(credits),
             grams=args["grams"],
             tx_hash=event.tx_hash,
             block_number=event.block_number,
@@ -228,6 +243,8 @@ def _on_credits_retired(session: Session, event: ChainEvent, _event_id: int) -> 
             amount=args["amount"],
             beneficiary=args["beneficiary"],
             purpose=args["purpose"],
+            period_start=args["periodStart"],
+            period_end=args["periodEnd"],
             tx_hash=event.tx_hash,
             block_number=event.block_number,
             retired_at=block.timestamp,
@@ -290,6 +307,7 @@ def _on_listing_filled(session: Session, event: ChainEvent, event_id: int) -> No
             seller=args["seller"],
             amount=args["amount"],
             price=args["price"],
+            fee=args["fee"],
             tx_hash=event.tx_hash,
             block_number=event.block_number,
         )
@@ -306,7 +324,6 @@ def _on_listing_cancelled(session: Session, event: ChainEvent, _event_id: int) -
 
 HANDLERS: dict[str, Callable[[Session, ChainEvent, int], Any]] = {
     "Transfer": _on_transfer,
-    "DeviceDayCredited": _on_device_day_credited,
     "CreditsIssued": _on_credits_issued,
     "CreditsRetired": _on_credits_retired,
     "DeviceRegistered": _on_device_registered,
@@ -317,4 +334,5 @@ HANDLERS: dict[str, Callable[[Session, ChainEvent, int], Any]] = {
     "ListingCancelled": _on_listing_cancelled,
 }
 """What each event changes beyond its row in `event`; events not named here (roles, methodologies,
-withdrawals) are kept as rows only. Event names are unique across the three contracts."""
+pauses, fees, orders, withdrawals) are kept as rows only. The names that matter are unique across the
+three contracts."""

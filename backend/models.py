@@ -117,7 +117,8 @@ class MintBatchRecord(BackendModel, table=True):
 
     batch_id: int = Field(primary_key=True, sa_type=BigInt)
     methodology_id: int = Field(sa_type=BigInt)
-    evidence_hash: str = Field(max_length=66)
+    day: int = Field(sa_type=BigInt)
+    evidence_root: str = Field(max_length=66)
     credits: int = Field(sa_type=BigInt)
     grams: int = _amount()
     tx_hash: str = Field(max_length=66)
@@ -148,6 +149,8 @@ class FillRecord(BackendModel, table=True):
     amount: int = _amount()
     price: int = _amount()
     """Wei paid."""
+    fee: int = _amount()
+    """Wei of the price that went to the protocol."""
     tx_hash: str = Field(max_length=66)
     block_number: int = Field(sa_type=BigInt)
 
@@ -160,6 +163,9 @@ class RetirementRecord(BackendModel, table=True):
     amount: int = _amount()
     beneficiary: str
     purpose: str
+    period_start: int = Field(default=0, sa_type=BigInt)
+    period_end: int = Field(default=0, sa_type=BigInt)
+    """UTC days of the consumption offset; 0 and 0 when none was given."""
     tx_hash: str = Field(max_length=66)
     block_number: int = Field(sa_type=BigInt)
     retired_at: datetime

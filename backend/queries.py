@@ -192,6 +192,8 @@ def _retirement(row: RetirementRecord) -> RetirementPublic:
         amount=Amount.of(row.amount),
         beneficiary=row.beneficiary,
         purpose=row.purpose,
+        period_start=day_label(row.period_start) if row.period_end else None,
+        period_end=day_label(row.period_end) if row.period_end else None,
         retired_at=row.retired_at,
         block_number=row.block_number,
         tx_hash=row.tx_hash,

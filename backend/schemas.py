@@ -95,6 +95,9 @@ class RetirementPublic(Public):
     amount: Amount
     beneficiary: str
     purpose: str
+    period_start: str | None
+    """First day of the consumption offset (ISO date), if the retirement names one."""
+    period_end: str | None
     retired_at: datetime
     block_number: int
     tx_hash: str

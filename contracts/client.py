@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from enum import IntEnum
@@ -75,16 +76,27 @@ class DeviceRecord:
     """The first UTC day credited to `owner`; earlier days belong to a previous owner."""
 
 
-@dataclass(frozen=True)
-class Credit:
-    """Grams for one device and one UTC day (days since 1970-01-01), as CreditToken.Credit."""
+CREDIT_BYTES = 8
+"""A credit in CreditToken.issueCredits: uint32 device index, uint32 grams, big-endian."""
 
-    device: ChecksumAddress
-    day: int
-    grams: int
 
-    def as_tuple(self) -> tuple[str, int, int]:
-        return (self.device, self.day, self.grams)
+def pack_credits(credits: Iterable[tuple[int, int]]) -> bytes:
+    """(device index, grams) pairs in the packed form the token and the registry read."""
+    return b"".join(index.to_bytes(4, "big") + grams.to_bytes(4, "big") for index, grams in credits)
+
+
+def unpack_credits(packed: bytes) -> list[tuple[int, int]]:
+    if len(packed) % CREDIT_BYTES:
+        raise ValueError(f"{len(packed)} bytes are not whole credits of {CREDIT_BYTES}")
+    return [
+        (int.from_bytes(packed[i : i + 4], "big"), int.from_bytes(packed[i + 4 : i + 8], "big"))
+        for i in range(0, len(packed), CREDIT_BYTES)
+    ]
+
+
+def unpack_owners(packed: bytes) -> list[ChecksumAddress]:
+    """The 20-byte addresses DeviceRegistry.creditRecipients returns, checksummed."""
+    return [to_checksum_address(packed[i : i + 20]) for i in range(0, len(packed), 20)]
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,15 @@ class MethodologyRegistration:
     params_hash: bytes
     max_grams_per_device_day: int
     uri: str
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """CreditToken's circuit breaker: at most `max_grams_per_period` issued per `period_seconds`."""
+
+    max_grams_per_period: int = 3_000_000_000
+    """3,000 t a day: a million drivers at the largest v1 credit (2.58 kg) with room to spare."""
+    period_seconds: int = 86_400
 
 
 @dataclass(frozen=True)
@@ -144,16 +165,22 @@ class CreditContracts:
         address = to_checksum_address(device)
         try:
             with decoded_reverts():
-                owner, index, vehicle_class, status, owner_since = self.registry.functions.deviceOf(address).call()
+                record, index = self.registry.functions.deviceOf(address).call()
         except ContractRevert as revert:
             if revert.name == "DeviceRegistryUnknownDevice":
                 return None
             raise
+        owner, vehicle_class, status, owner_since = record
         return DeviceRecord(address, owner, index, VehicleClass(vehicle_class), DeviceStatus(status), owner_since)
 
-    def is_credited(self, device: str, day: int) -> bool:
+    def is_credited(self, device_index: int, day: int) -> bool:
+        return bool(self.token.functions.isCredited(device_index, day).call())
+
+    def credit_recipients(self, day: int, credits: bytes) -> list[ChecksumAddress]:
+        """Who the token would credit for each packed credit on `day` (the registry's own resolution);
+        raises ContractRevert for an unknown, suspended or ownerless device."""
         with decoded_reverts():
-            return bool(self.token.functions.isCredited(to_checksum_address(device), day).call())
+            return unpack_owners(bytes(self.registry.functions.creditRecipients(day, credits).call()))
 
     def balance_of(self, account: str) -> int:
         return int(self.token.functions.balanceOf(to_checksum_address(account)).call())
@@ -188,20 +215,37 @@ def _created(receipt: TxReceipt) -> ChecksumAddress:
     return address
 
 
+ADMIN_DELAY_SECONDS = 2 * 86_400
+"""How long a newly named default admin waits before taking over (two days)."""
+
+
 def deploy(
     admin: Sender,
     *,
     oracle: ChecksumAddress,
     registrar: ChecksumAddress,
     methodologies: list[MethodologyRegistration],
+    rate_limit: RateLimit | None = None,
+    admin_delay: int = ADMIN_DELAY_SECONDS,
 ) -> Deployment:
-    """Deploy registry, token and market from the committed artifacts, grant the oracle and registrar
-    roles, and publish the methodologies. `admin` keeps the admin roles."""
+    """Deploy registry, token and market from the committed artifacts, name the market in the token,
+    grant the oracle and registrar roles, and publish the methodologies. `admin` keeps the admin roles
+    (including pausing) of all three contracts."""
     w3 = admin.w3
-    registry_receipt = admin.deploy("DeviceRegistry", admin.address)
+    limit = rate_limit or RateLimit()
+    registry_receipt = admin.deploy("DeviceRegistry", admin.address, admin_delay)
     registry_address = _created(registry_receipt)
-    token_address = _created(admin.deploy("CreditToken", admin.address, registry_address))
-    market_address = _created(admin.deploy("CreditMarket", token_address))
+    token_address = _created(
+        admin.deploy(
+            "CreditToken",
+            admin.address,
+            registry_address,
+            admin_delay,
+            limit.max_grams_per_period,
+            limit.period_seconds,
+        )
+    )
+    market_address = _created(admin.deploy("CreditMarket", admin.address, token_address, admin_delay))
     deployment = Deployment(
         chain_id=w3.eth.chain_id,
         registry=registry_address,
@@ -211,8 +255,11 @@ def deploy(
         source_hash=load_artifact("CreditToken").source_hash,
     )
     bound = CreditContracts(w3, deployment)
+    admin.transact(bound.token.functions.setMarket(market_address))
     admin.transact(bound.registry.functions.grantRole(bound.role(bound.registry, "REGISTRAR_ROLE"), registrar))
     admin.transact(bound.token.functions.grantRole(bound.role(bound.token, "ORACLE_ROLE"), oracle))
+    for contract in (bound.token, bound.market):
+        admin.transact(contract.functions.grantRole(bound.role(contract, "PAUSER_ROLE"), admin.address))
     for method in methodologies:
         admin.transact(
             bound.token.functions.registerMethodology(

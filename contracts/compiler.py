@@ -48,6 +48,10 @@ class CompilerNotFound(RuntimeError):
     """No route to a compiler of the pinned version."""
 
 
+class CompilationFailed(RuntimeError):
+    """The sources do not compile; the message holds the compiler's errors."""
+
+
 @dataclass(frozen=True)
 class Pins:
     solc: str
@@ -108,9 +112,14 @@ def compile_all(pins: Pins | None = None) -> dict[str, Artifact]:
     pins = pins or Pins.from_package_json()
     binary = resolve_solc(pins.solc)
     compiler_input = standard_input()
-    output = solcx.compile_standard(
-        compiler_input, solc_binary=binary, base_path=PROJECT_ROOT, allow_paths=[PROJECT_ROOT]
-    )
+    try:
+        output = solcx.compile_standard(
+            compiler_input, solc_binary=binary, base_path=PROJECT_ROOT, allow_paths=[PROJECT_ROOT]
+        )
+    except SolcError as exc:
+        # py-solc-x's message carries the whole compiler output; the errors themselves are enough.
+        errors = [e["formattedMessage"].strip() for e in exc.error_dict or [] if e["severity"] == "error"]
+        raise CompilationFailed("\n\n".join(errors) or str(exc)) from None
     for problem in output.get("errors", []):
         log.warning("solc: %s", problem["formattedMessage"].strip())
     long_version = solcx.wrapper.get_version_str_from_solc_binary(binary)

@@ -1,6 +1,8 @@
 """Mint pending claims in batches, crash-safe.
 
-Order of writes for a batch: (1) the batch row and its claims, (2) the signed transaction with its hash
+A batch pays claims of one methodology and one UTC day, in device-index order, as packed credits; its
+evidence is the Merkle root of the claims (oracle.merkle). Order of writes for a batch: (1) the batch row,
+its root and its claims with the owners the registry credits, (2) the signed transaction with its hash
 and nonce, (3) the broadcast, (4) the confirmation. A restart finds every batch that is not confirmed:
 one never signed is dropped and its claims pend again; one signed is looked up by hash and, if the node
 has no trace of it, broadcast again byte for byte (same nonce, same hash), so it can only ever be mined
@@ -13,10 +15,8 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eth_utils import keccak
 from hexbytes import HexBytes
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -25,8 +25,9 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from contracts.chain import ContractRevert, Sender, SignedCall, TransactionReverted
-from contracts.client import Credit, CreditContracts
+from contracts.client import CreditContracts, pack_credits
 from oracle.errors import OracleError
+from oracle.merkle import CreditClaim, MerkleTree
 from oracle.store import BatchStatus, Claim, ClaimStatus, MintBatch, OracleStore, utc_now
 
 log = logging.getLogger(__name__)
@@ -49,16 +50,12 @@ class MintingBlocked(OracleError):
 @dataclass(frozen=True)
 class MintResult:
     batch_id: int
+    day: int
     chain_batch_id: int
     tx_hash: str
     claims: int
     grams: int
     gas_used: int
-
-
-def evidence_hash(digests: Sequence[str]) -> bytes:
-    """keccak256 of the credited reports' EIP-712 digests, concatenated in credit order."""
-    return keccak(b"".join(bytes.fromhex(digest[2:]) for digest in digests))
 
 
 class Minter:
@@ -97,42 +94,56 @@ class Minter:
     # -- steps ------------------------------------------------------------------------------------
 
     def _prepare_batch(self) -> int | None:
-        """Write a batch of up to `batch_size` pending claims of one methodology; None if none pend."""
-        with self.store.session() as session:
-            first = session.exec(_pending().limit(1)).first()
-            if first is None:
-                return None
-            claims = list(
-                session.exec(_pending().where(Claim.methodology_id == first.methodology_id).limit(self.batch_size))
-            )
-            claims.sort(key=lambda claim: (claim.device, claim.day))
-            batch = MintBatch(
-                methodology_id=first.methodology_id,
-                evidence_hash="0x" + evidence_hash([claim.digest for claim in claims]).hex(),
-                claims=len(claims),
-                grams=sum(claim.grams for claim in claims),
-            )
-            session.add(batch)
-            session.flush()
-            for claim in claims:
-                claim.status = ClaimStatus.BATCHED
-                claim.batch_id = batch.id
-            session.commit()
-            return batch.id
+        """Write a batch of up to `batch_size` pending claims of one methodology and one day, with the
+        owners the registry credits and the Merkle root of the claims; None if nothing pends."""
+        while True:
+            with self.store.session() as session:
+                first = session.exec(_pending().limit(1)).first()
+                if first is None:
+                    return None
+                claims = list(
+                    session.exec(
+                        _pending()
+                        .where(Claim.methodology_id == first.methodology_id, Claim.day == first.day)
+                        .order_by(None)
+                        .order_by(col(Claim.device_index))
+                        .limit(self.batch_size)
+                    )
+                )
+                try:
+                    owners = self.contracts.credit_recipients(first.day, _packed(claims))
+                except ContractRevert as revert:
+                    self._hold_named(session, claims, revert)
+                    continue  # the claims it named are held; batch the others
+                tree = MerkleTree([_evidence(claim, owner).leaf() for claim, owner in zip(claims, owners, strict=True)])
+                batch = MintBatch(
+                    methodology_id=first.methodology_id,
+                    day=first.day,
+                    evidence_root="0x" + tree.root.hex(),
+                    claims=len(claims),
+                    grams=sum(claim.grams for claim in claims),
+                )
+                session.add(batch)
+                session.flush()
+                for claim, owner in zip(claims, owners, strict=True):
+                    claim.status = ClaimStatus.BATCHED
+                    claim.batch_id = batch.id
+                    claim.owner = owner
+                session.commit()
+                return batch.id
 
     def _sign_and_send(self, batch_id: int) -> MintResult | None:
         with self.store.session() as session:
             batch = session.get_one(MintBatch, batch_id)
             claims = _claims_of(session, batch_id)
             call = self.contracts.token.functions.issueCredits(
-                batch.methodology_id,
-                HexBytes(batch.evidence_hash),
-                [Credit(claim.device, claim.day, claim.grams).as_tuple() for claim in claims],  # type: ignore[arg-type]
+                batch.methodology_id, batch.day, HexBytes(batch.evidence_root), _packed(claims)
             )
             try:
                 signed = self.sender.sign(call)
             except ContractRevert as revert:
-                self._refused(session, batch, claims, revert)
+                self._fail_batch(session, batch, claims, str(revert))
+                self._hold_named(session, claims, revert)
                 return None
             batch.status = BatchStatus.SENT
             batch.nonce = signed.nonce
@@ -148,18 +159,32 @@ class Minter:
             return None
         return self._confirm(batch_id, receipt)
 
-    def _refused(self, session: Session, batch: MintBatch, claims: list[Claim], revert: ContractRevert) -> None:
-        """The static call reverted. Hold the claims the error names and retry the rest; if it names
-        none, stop: the problem is not in the claims."""
-        device = revert.args_by_name.get("device")
-        day = revert.args_by_name.get("day")
-        named = [c for c in claims if c.device == device and (day is None or c.day == day)]
+    @staticmethod
+    def _fail_batch(session: Session, batch: MintBatch, claims: list[Claim], error: str) -> None:
+        """Nothing of the batch was minted: it is closed, and its claims pend again."""
         batch.status = BatchStatus.FAILED
-        batch.error = str(revert)
+        batch.error = error
         batch.updated_at = utc_now()
         for claim in claims:
             claim.batch_id = None
+            claim.owner = None
             claim.status = ClaimStatus.PENDING
+        session.commit()
+
+    @staticmethod
+    def _hold_named(session: Session, claims: list[Claim], revert: ContractRevert) -> None:
+        """The chain refused the batch. Hold the claims its error names (by device, device index or
+        owner) for an operator, so the others can be minted; if it names none, stop: the problem is not
+        in the claims (a missing role, an inactive methodology, the rate limit)."""
+        args = revert.args_by_name
+        index = args.get("deviceIndex", args.get("index"))
+        named = [
+            claim
+            for claim in claims
+            if (index is not None and claim.device_index == index)
+            or claim.device == args.get("device")
+            or (claim.owner is not None and claim.owner == args.get("owner"))
+        ]
         for claim in named:
             claim.status = ClaimStatus.HELD
             claim.note = f"refused by the chain: {revert}"
@@ -187,20 +212,14 @@ class Minter:
                 batch.chain_batch_id,
             )
             return MintResult(
-                batch_id, batch.chain_batch_id, batch.tx_hash, batch.claims, batch.grams, receipt["gasUsed"]
+                batch_id, batch.day, batch.chain_batch_id, batch.tx_hash, batch.claims, batch.grams, receipt["gasUsed"]
             )
 
     def _failed(self, batch_id: int, error: str) -> None:
         """The transaction was mined but reverted: nothing was minted, so the claims pend again."""
         with self.store.session() as session:
             batch = session.get_one(MintBatch, batch_id)
-            batch.status = BatchStatus.FAILED
-            batch.error = error
-            batch.updated_at = utc_now()
-            for claim in _claims_of(session, batch_id):
-                claim.status = ClaimStatus.PENDING
-                claim.batch_id = None
-            session.commit()
+            self._fail_batch(session, batch, _claims_of(session, batch_id), error)
         log.warning("batch %s failed: %s", batch_id, error)
 
     # -- restart ----------------------------------------------------------------------------------
@@ -255,5 +274,18 @@ def _pending() -> SelectOfScalar[Claim]:
 
 
 def _claims_of(session: Session, batch_id: int) -> list[Claim]:
-    claims = session.exec(select(Claim).where(Claim.batch_id == batch_id)).all()
-    return sorted(claims, key=lambda claim: (claim.device, claim.day))
+    """A batch's claims in device-index order: the order of its credits and of its Merkle leaves."""
+    return list(session.exec(select(Claim).where(Claim.batch_id == batch_id).order_by(col(Claim.device_index))))
+
+
+def _packed(claims: list[Claim]) -> bytes:
+    return pack_credits((claim.device_index, claim.grams) for claim in claims)
+
+
+def _evidence(claim: Claim, owner: str) -> CreditClaim:
+    return CreditClaim(claim.device, claim.day, owner, claim.grams, bytes.fromhex(claim.digest[2:]))
+
+
+def batch_tree(claims: list[Claim]) -> MerkleTree:
+    """The evidence tree of a batch's claims (in device-index order), for proofs."""
+    return MerkleTree([_evidence(claim, claim.owner or "").leaf() for claim in claims])

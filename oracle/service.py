@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from contracts.client import CreditContracts, DeviceStatus, day_label, day_number
+from contracts.client import CreditContracts, DeviceRecord, DeviceStatus, day_label, day_number
 from oracle.errors import (
     DayConflict,
     DeviceSuspended,
@@ -114,7 +114,7 @@ class Oracle:
                 if earlier is not None:
                     return Decision.of(earlier, duplicate=True)
                 baseline = self.store.baseline(session, signed.report.device)
-                assessment = self._judge(session, signed, baseline)
+                assessment, device = self._judge(session, signed, baseline)
             except ReportRejected as rejection:
                 record = _record(signed, digest, signer, ReportStatus.REJECTED, rejection.code, rejection.message)
                 session.add(record)
@@ -135,6 +135,7 @@ class Oracle:
                     Claim(
                         report_id=record.id,
                         device=report.device,
+                        device_index=device.index,
                         day=report.day,
                         grams=assessment.grams,
                         methodology_id=self.methodology.methodology_id,
@@ -145,7 +146,9 @@ class Oracle:
             log.info("accepted %s: %s g (%s)", digest, assessment.grams, assessment.rule)
             return Decision.of(record)
 
-    def _judge(self, session: Session, signed: SignedReport, baseline: DeviceBaseline | None) -> Assessment:
+    def _judge(
+        self, session: Session, signed: SignedReport, baseline: DeviceBaseline | None
+    ) -> tuple[Assessment, DeviceRecord]:
         """Everything but the signature, in the order a driver would want to hear about it."""
         report = signed.report
         device = self.contracts.device(report.device)
@@ -159,7 +162,7 @@ class Oracle:
             raise DayConflict(day_label(report.day), accepted.digest)
         check_continuity(report, None if baseline is None else baseline.last_accepted())
         check_plausibility(report, device.vehicle_class, self.limits)
-        return self.methodology.assess(device.vehicle_class, report)
+        return self.methodology.assess(device.vehicle_class, report), device
 
 
 def check_domain_hint(signed: SignedReport, domain: ReportDomain) -> None:

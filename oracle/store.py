@@ -122,10 +122,14 @@ class Claim(OracleModel, table=True):
     id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
     report_id: int = Field(foreign_key="report.id", unique=True, sa_type=BigInt)
     device: str = Field(index=True, max_length=42)
-    day: int = Field(sa_type=BigInt)
+    device_index: int = Field(sa_type=BigInt)
+    """The device's number in the registry: what the token's batches address it by."""
+    day: int = Field(index=True, sa_type=BigInt)
     grams: int = Field(sa_type=BigInt)
     methodology_id: int = Field(sa_type=BigInt)
     digest: str = Field(max_length=66)
+    owner: str | None = Field(default=None, max_length=42)
+    """Who the registry credits for this day, once the claim joins a batch (part of the evidence leaf)."""
     status: ClaimStatus = Field(default=ClaimStatus.PENDING, index=True, sa_type=EnumText(ClaimStatus))
     batch_id: int | None = Field(default=None, foreign_key="mint_batch.id", index=True, sa_type=BigInt)
     note: str | None = None
@@ -155,7 +159,9 @@ class MintBatch(OracleModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
     methodology_id: int = Field(sa_type=BigInt)
-    evidence_hash: str = Field(max_length=66)
+    day: int = Field(sa_type=BigInt)
+    evidence_root: str = Field(max_length=66)
+    """The Merkle root of the batch's claims, in device-index order (oracle.merkle)."""
     claims: int = Field(sa_type=BigInt)
     grams: int = Field(sa_type=BigInt)
     status: BatchStatus = Field(default=BatchStatus.PREPARED, index=True, sa_type=EnumText(BatchStatus))

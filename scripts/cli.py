@@ -22,9 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     if args.command == "compile":
-        from contracts.compiler import compile_all, write_artifacts
+        from contracts.compiler import CompilationFailed, compile_all, write_artifacts
 
-        artifacts = compile_all()
+        try:
+            artifacts = compile_all()
+        except CompilationFailed as exc:
+            print(f"gtc: the contracts do not compile:\n{exc}", file=sys.stderr)
+            return 1
         write_artifacts(artifacts)
         for artifact in artifacts.values():
             size = len(artifact.deployed_bytecode) // 2 - 1

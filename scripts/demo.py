@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import httpx
@@ -27,7 +27,7 @@ from backend.db import Database
 from backend.indexer import Indexer
 from backend.settings import BackendSettings
 from contracts.chain import TESTER, Sender, connect, fund_from_node
-from contracts.client import CreditContracts, day_date, deploy, format_kg
+from contracts.client import CreditContracts, day_date, day_number, deploy, format_kg
 from oracle.api import create_app as create_oracle_app
 from oracle.device import DeviceSigner
 from oracle.methodology import DailyFigures
@@ -195,11 +195,12 @@ def run_demo(
     result.accepted, result.rejected = _count_decisions(oracle_store)
 
     # -- mint ----------------------------------------------------------------------------------
-    echo("\nMinting the accepted claims (the token refuses a second credit for any device-day)")
+    echo("\nMinting the accepted claims, one batch per day (the token refuses a second credit for any device-day)")
     for minted in Minter(oracle_store, contracts, Sender(w3, oracle_key), oracle_settings.batch_size).run():
         result.minted_grams += minted.grams
+        device_days = f"{minted.claims} device-day{'s' if minted.claims > 1 else ''}"
         echo(
-            f"  batch {minted.chain_batch_id}: {minted.claims} device-days, {format_kg(minted.grams)} kg, "
+            f"  batch {minted.chain_batch_id} for {day_date(minted.day)}: {device_days}, {format_kg(minted.grams)} kg, "
             f"tx {minted.tx_hash[:18]}…, {minted.gas_used:,} gas"
         )
 
@@ -221,8 +222,9 @@ def run_demo(
     buyer_sender.transact(market.buy(listing_id, BOUGHT_GRAMS), value=price)
     result.bought_grams = BOUGHT_GRAMS
     echo(f"  the buyer buys {format_kg(BOUGHT_GRAMS)} kg of it for {ether(price)} ETH")
+    november = (day_number(date(2017, 11, 1)), day_number(date(2017, 11, 30)))
     retire_receipt = buyer_sender.transact(
-        token.retire(RETIRED_GRAMS, "Acme Insurance", "Staff commuting, November 2017")
+        token.retire(RETIRED_GRAMS, "Acme Insurance", "Staff commuting, November 2017", *november)
     )
     retirement_id = contracts.token.events.CreditsRetired().process_receipt(retire_receipt, errors=DISCARD)[0]["args"][
         "retirementId"

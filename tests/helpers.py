@@ -7,8 +7,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from web3.types import TxReceipt
 
-from contracts.chain import ContractRevert, decoded_reverts
+from contracts.chain import ContractRevert, Sender, decoded_reverts
+from contracts.client import CreditContracts, pack_credits
 
 
 def with_wrong_checksum(address: str) -> str:
@@ -26,3 +28,17 @@ def reverts(name: str, **expected_args: Any) -> Iterator[pytest.ExceptionInfo[Co
     assert caught.value.name == name, f"reverted with {caught.value}, expected {name}"
     for key, value in expected_args.items():
         assert caught.value.args_by_name[key] == value, f"{name}.{key} = {caught.value.args_by_name[key]!r}"
+
+
+def issue(
+    contracts: CreditContracts,
+    oracle: Sender,
+    day: int,
+    *credits: tuple[str, int],
+    methodology_id: int = 1,
+    root: bytes = b"\x01" * 32,
+) -> TxReceipt:
+    """Issue one batch for `day` as the oracle: (device address, grams) pairs, in the order given."""
+    indexes = [contracts.device(device).index for device, _ in credits]  # type: ignore[union-attr]
+    packed = pack_credits(zip(indexes, (grams for _, grams in credits), strict=True))
+    return oracle.transact(contracts.token.functions.issueCredits(methodology_id, day, root, packed))

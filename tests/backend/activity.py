@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.client import Credit, CreditContracts, DeviceStatus
+from contracts.client import CreditContracts, DeviceStatus
 from oracle.device import DeviceSigner
 from tests.conftest import Actors, SenderFor
+from tests.helpers import issue
 
 PRICE_PER_KG = 3 * 10**14
 
@@ -22,19 +23,21 @@ def make_activity(
 ) -> Activity:
     token, market, registry = contracts.token.functions, contracts.market.functions, contracts.registry.functions
     oracle, driver, other, buyer = (sender(name) for name in ("oracle", "driver", "other_driver", "buyer"))
-    first_day = [Credit(ev.address, 19_000, 1750).as_tuple(), Credit(petrol.address, 19_000, 2580).as_tuple()]
-    oracle.transact(token.issueCredits(1, b"\x01" * 32, first_day))
-    oracle.transact(token.issueCredits(1, b"\x02" * 32, [Credit(ev.address, 19_001, 1750).as_tuple()]))
+    issue(contracts, oracle, 19_000, (ev.address, 1750), (petrol.address, 2580), root=b"\x01" * 32)
+    issue(contracts, oracle, 19_001, (ev.address, 1750), root=b"\x02" * 32)
     driver.transact(token.transfer(actors.buyer.address, 250))  # a plain transfer
     driver.transact(token.approve(contracts.deployment.market, 3000))
     driver.transact(market.createListing(2000, PRICE_PER_KG))  # listing 1: partly bought, then cancelled
-    driver.transact(market.createListing(1000, PRICE_PER_KG * 2))  # listing 2: stays open
+    driver.transact(market.createListing(1000, PRICE_PER_KG * 2))  # listing 2: 100 g bought and retired
     buyer.transact(market.buy(1, 1500), value=market.priceOf(1, 1500).call())
     driver.transact(market.cancelListing(1))
     other.transact(token.approve(contracts.deployment.market, 500))
-    other.transact(market.createListing(500, PRICE_PER_KG))  # listing 3: sold out
-    buyer.transact(market.buy(3, 500), value=market.priceOf(3, 500).call())
-    buyer.transact(token.retire(1200, "Acme Bank", "Flights 2026"))
+    other.transact(market.createListing(500, PRICE_PER_KG))  # listing 3: sold out through an order
+    buyer.transact(market.fillOrder(500, [3]), value=market.priceOf(3, 500).call())
+    buyer.transact(token.retire(1200, "Acme Bank", "Flights 2026", 20_454, 20_818))  # retirement 1
+    buyer.transact(  # retirement 2
+        market.buyAndRetire(100, [2], "Acme Bank", "Conference", 0, 0), value=market.priceOf(2, 100).call()
+    )
     sender("registrar").transact(registry.setDeviceStatus(petrol.address, DeviceStatus.SUSPENDED))
     sender("registrar").transact(registry.setDeviceOwner(ev.address, actors.buyer.address, 19_002))
     driver.transact(market.withdrawProceeds())

@@ -4,21 +4,21 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector as selector
 
 from contracts.chain import Sender, decode_revert
-from contracts.client import Credit, CreditContracts
+from contracts.client import CreditContracts
 from oracle.device import DeviceSigner
 from tests.conftest import Actors, SenderFor
-from tests.helpers import reverts
+from tests.helpers import issue, reverts
 
 
 def test_a_custom_error_decodes_to_its_name_and_arguments(actors: Actors) -> None:
-    data = selector("CreditTokenDayAlreadyCredited(address,uint32)") + encode(
+    data = selector("DeviceRegistryNoOwnerOnDay(address,uint32)") + encode(
         ["address", "uint32"], [actors.driver.address, 19_000]
     )
     revert = decode_revert(data)
     assert (revert.name, revert.args_by_name) == (
-        "CreditTokenDayAlreadyCredited", {"device": actors.driver.address, "day": 19_000}
+        "DeviceRegistryNoOwnerOnDay", {"device": actors.driver.address, "day": 19_000}
     )  # fmt: skip
-    assert str(revert) == f"CreditTokenDayAlreadyCredited(device={actors.driver.address}, day=19000)"
+    assert str(revert) == f"DeviceRegistryNoOwnerOnDay(device={actors.driver.address}, day=19000)"
 
 
 def test_string_reasons_panics_and_unknown_selectors_decode_too() -> None:
@@ -37,9 +37,7 @@ def test_a_transaction_that_would_revert_is_never_sent(
     driver: Sender = sender("driver")
     nonce = driver.next_nonce()
     with reverts("AccessControlUnauthorizedAccount"):
-        driver.transact(
-            contracts.token.functions.issueCredits(1, b"\x00" * 32, [Credit(ev_device.address, 1, 1).as_tuple()])
-        )
+        issue(contracts, driver, 1, (ev_device.address, 1))
     assert driver.next_nonce() == nonce
 
 

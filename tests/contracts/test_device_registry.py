@@ -3,10 +3,10 @@ from __future__ import annotations
 from web3.logs import DISCARD
 
 from contracts.chain import Sender
-from contracts.client import Credit, CreditContracts, DeviceRecord, DeviceStatus, VehicleClass
+from contracts.client import CreditContracts, DeviceRecord, DeviceStatus, VehicleClass, pack_credits, unpack_owners
 from oracle.device import DeviceSigner
 from tests.conftest import Actors, SenderFor, key
-from tests.helpers import reverts
+from tests.helpers import issue, reverts
 
 ZERO = "0x" + "0" * 40
 
@@ -28,6 +28,10 @@ def test_a_registered_device_starts_active_with_its_owner_and_class(
         device.address, actors.driver.address, 0, VehicleClass.PETROL
     )  # fmt: skip
     assert contracts.registry.functions.deviceCount().call() == 1
+    key_at_0, record_at_0 = contracts.registry.functions.deviceAt(0).call()
+    assert (key_at_0, tuple(record_at_0)) == (device.address, (actors.driver.address, 2, 1, 0))
+    with reverts("DeviceRegistryUnknownIndex", index=1):
+        contracts.registry.functions.deviceAt(1).call()
 
 
 def test_devices_are_numbered_in_order(
@@ -92,8 +96,8 @@ def test_a_sold_car_keeps_its_past_credits_with_the_seller(
     )
     assert contracts.device(ev_device.address).owner_since == 19_001  # type: ignore[union-attr]
     # Both days are minted after the sale: the day before it is still the seller's.
-    days = [Credit(ev_device.address, 19_000, 1750).as_tuple(), Credit(ev_device.address, 19_001, 1000).as_tuple()]
-    sender("oracle").transact(contracts.token.functions.issueCredits(1, b"\x01" * 32, days))
+    issue(contracts, sender("oracle"), 19_000, (ev_device.address, 1750))
+    issue(contracts, sender("oracle"), 19_001, (ev_device.address, 1000))
     assert contracts.balance_of(actors.driver.address) == 1750
     assert contracts.balance_of(actors.buyer.address) == 1000
     assert contracts.registry.functions.ownerOn(ev_device.address, 19_000).call() == actors.driver.address
@@ -119,9 +123,7 @@ def test_ownership_only_moves_forward_and_one_past_owner_is_remembered(
     with reverts("DeviceRegistryNoOwnerOnDay", device=ev_device.address, day=9):
         contracts.registry.functions.ownerOn(ev_device.address, 9).call()
     with reverts("DeviceRegistryNoOwnerOnDay", device=ev_device.address, day=9):
-        sender("oracle").transact(
-            contracts.token.functions.issueCredits(1, b"\x01" * 32, [Credit(ev_device.address, 9, 1).as_tuple()])
-        )
+        issue(contracts, sender("oracle"), 9, (ev_device.address, 1))
 
 
 def test_unknown_devices_revert_everywhere(contracts: CreditContracts, actors: Actors, sender: SenderFor) -> None:
@@ -137,6 +139,28 @@ def test_unknown_devices_revert_everywhere(contracts: CreditContracts, actors: A
     assert contracts.device(unknown) is None
 
 
+def test_credit_recipients_resolves_a_batch_in_one_call(
+    contracts: CreditContracts, actors: Actors, ev_device: DeviceSigner, petrol_device: DeviceSigner, sender: SenderFor
+) -> None:
+    recipients = contracts.registry.functions.creditRecipients
+    packed = pack_credits([(1, 2580), (0, 1750), (1, 5)])
+    assert unpack_owners(recipients(19_000, packed).call()) == [
+        actors.other_driver.address,
+        actors.driver.address,
+        actors.other_driver.address,
+    ]
+    assert recipients(19_000, b"").call() == b""
+    with reverts("DeviceRegistryMalformedCredits", length=9):
+        recipients(19_000, packed[:9]).call()
+    with reverts("DeviceRegistryUnknownIndex", index=2):
+        recipients(19_000, pack_credits([(2, 1)])).call()
+    sender("registrar").transact(
+        contracts.registry.functions.setDeviceStatus(ev_device.address, DeviceStatus.SUSPENDED)
+    )
+    with reverts("DeviceRegistryDeviceNotActive", device=ev_device.address, status=DeviceStatus.SUSPENDED):
+        recipients(19_000, packed).call()
+
+
 def test_the_registry_refuses_a_zero_admin(sender: SenderFor) -> None:
-    with reverts("DeviceRegistryZeroAddress"):
-        sender("admin").deploy("DeviceRegistry", ZERO)
+    with reverts("AccessControlInvalidDefaultAdmin", defaultAdmin=ZERO):
+        sender("admin").deploy("DeviceRegistry", ZERO, 0)

@@ -7,13 +7,14 @@ from sqlmodel import col, select
 from web3.logs import DISCARD
 
 from contracts.chain import Sender
-from contracts.client import Credit, CreditContracts, DeviceStatus
+from contracts.client import CreditContracts, DeviceStatus
 from oracle.device import DeviceSigner
-from oracle.minter import Minter, MinterBusy, MintingBlocked, evidence_hash
+from oracle.minter import Minter, MinterBusy, MintingBlocked, batch_tree
 from oracle.report import ReportDomain
 from oracle.service import Oracle
 from oracle.store import BatchStatus, Claim, ClaimStatus, MintBatch, OracleStore
 from tests.conftest import TODAY, Actors, SenderFor
+from tests.helpers import issue
 from tests.oracle.conftest import daily
 
 
@@ -30,12 +31,13 @@ def minter(contracts: CreditContracts, store: OracleStore, sender: SenderFor) ->
 def three_claims(
     oracle: Oracle, ev_device: DeviceSigner, petrol_device: DeviceSigner, domain: ReportDomain
 ) -> list[str]:
-    """Two EV days (1750 g each) and one car-free petrol day (2580 g), accepted and pending."""
+    """Two EV days (1750 g each) and, on the first of them, a car-free petrol day (2580 g), accepted and
+    pending. A batch pays one day: the first day's two claims, then the second day's one."""
     digests = []
-    for sequence, day in enumerate((TODAY - 3, TODAY - 2), start=1):
+    for sequence, day in enumerate((TODAY - 2, TODAY - 1), start=1):
         report = daily(ev_device, day=day, sequence=sequence, start_m=(sequence - 1) * 40_000)
         digests.append(oracle.ingest(ev_device.sign(report, domain)).digest)
-    idle = daily(petrol_device, distance_m=0, energy_wh=0)
+    idle = daily(petrol_device, day=TODAY - 2, distance_m=0, energy_wh=0)
     digests.append(oracle.ingest(petrol_device.sign(idle, domain)).digest)
     return digests
 
@@ -55,7 +57,7 @@ def test_pending_claims_are_minted_in_batches(
 ) -> None:
     results = minter.run()
 
-    assert [(r.claims, r.grams) for r in results] == [(2, 1750 * 2), (1, 2580)]
+    assert [(r.claims, r.grams) for r in results] == [(2, 1750 + 2580), (1, 1750)]
     assert [r.chain_batch_id for r in results] == [1, 2]
     assert contracts.balance_of(actors.driver.address) == 3500
     assert contracts.balance_of(actors.other_driver.address) == 2580
@@ -64,17 +66,32 @@ def test_pending_claims_are_minted_in_batches(
     assert minter.run() == []  # nothing left, nothing minted twice
 
 
-def test_a_batch_commits_on_chain_to_the_digests_of_its_reports(
-    minter: Minter, store: OracleStore, contracts: CreditContracts, three_claims: list[str]
+def test_every_minted_claim_can_be_proven_against_its_batch_on_chain(
+    minter: Minter, store: OracleStore, contracts: CreditContracts, actors: Actors, three_claims: list[str]
 ) -> None:
-    minter.batch_size = 3
-    (result,) = minter.run()
+    results = minter.run()
+    for result in results:
+        receipt = contracts.w3.eth.get_transaction_receipt(result.tx_hash)
+        (issued,) = contracts.token.events.CreditsIssued().process_receipt(receipt, errors=DISCARD)
+        with store.session() as session:
+            batch = session.exec(select(MintBatch).where(MintBatch.tx_hash == result.tx_hash)).one()
+            claims = list(
+                session.exec(select(Claim).where(Claim.batch_id == batch.id).order_by(col(Claim.device_index)))
+            )
+        tree = batch_tree(claims)
+        assert issued.args.evidenceRoot == tree.root == bytes.fromhex(batch.evidence_root[2:])
+        assert (issued.args.methodologyId, issued.args.day) == (1, batch.day)
+        for position, claim in enumerate(claims):
+            assert claim.digest in three_claims
+            fields = (claim.device, claim.day, claim.owner, claim.grams, bytes.fromhex(claim.digest[2:]))
+            assert contracts.token.functions.verifyCredit(result.chain_batch_id, *fields, tree.proof(position)).call()
+    owners = {claim.owner for claim in _all_claims(store)}
+    assert owners == {actors.driver.address, actors.other_driver.address}
+
+
+def _all_claims(store: OracleStore) -> list[Claim]:
     with store.session() as session:
-        ordered = [c.digest for c in sorted(session.exec(select(Claim)), key=lambda c: (c.device, c.day))]
-    receipt = contracts.w3.eth.get_transaction_receipt(result.tx_hash)
-    (issued,) = contracts.token.events.CreditsIssued().process_receipt(receipt, errors=DISCARD)
-    assert issued.args.evidenceHash == evidence_hash(ordered)
-    assert issued.args.methodologyId == 1
+        return list(session.exec(select(Claim)))
 
 
 def test_a_crash_before_signing_leaves_claims_that_the_next_run_mints(
@@ -125,7 +142,7 @@ def test_a_crash_after_broadcasting_confirms_from_the_receipt_without_minting_ag
     monkeypatch.setattr(Minter, "_confirm", _crash)
     with pytest.raises(Crash):
         minter.run()
-    assert contracts.supply().issued == 1750 * 2  # the first batch is on chain ...
+    assert contracts.supply().issued == 1750 + 2580  # the first batch is on chain ...
     assert [b.status for b in batches(store)] == [BatchStatus.SENT]  # ... but not recorded as confirmed
     monkeypatch.undo()
 
@@ -145,9 +162,7 @@ def test_a_claim_the_chain_already_credited_is_held_and_the_rest_minted(
 ) -> None:
     # The day was credited outside this database (a restored backup, a second oracle): the token refuses
     # it, the minter holds that claim and mints the others.
-    sender("oracle").transact(
-        contracts.token.functions.issueCredits(1, b"\x00" * 32, [Credit(ev_device.address, TODAY - 3, 1750).as_tuple()])
-    )
+    issue(contracts, sender("oracle"), TODAY - 2, (ev_device.address, 1750))
     minter.run()
     assert claim_states(store) == [ClaimStatus.HELD, ClaimStatus.MINTED, ClaimStatus.MINTED]
     with store.session() as session:

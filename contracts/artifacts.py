@@ -25,6 +25,10 @@ class Artifact:
     deployed_bytecode: str
     compiler: str
     source_hash: str
+    userdoc: dict[str, Any]
+    """NatSpec @notice texts, as solc extracts them."""
+    devdoc: dict[str, Any]
+    """NatSpec @dev, @param and @return texts."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -34,6 +38,8 @@ class Artifact:
             "deployedBytecode": self.deployed_bytecode,
             "compiler": self.compiler,
             "sourceHash": self.source_hash,
+            "userdoc": self.userdoc,
+            "devdoc": self.devdoc,
         }
 
     @classmethod
@@ -45,6 +51,8 @@ class Artifact:
             deployed_bytecode=data["deployedBytecode"],
             compiler=data["compiler"],
             source_hash=data["sourceHash"],
+            userdoc=data["userdoc"],
+            devdoc=data["devdoc"],
         )
 
 

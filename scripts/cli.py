@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     if args.command == "compile":
+        from contracts import docs as contract_docs
         from contracts.compiler import CompilationFailed, compile_all, write_artifacts
 
         try:
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gtc: the contracts do not compile:\n{exc}", file=sys.stderr)
             return 1
         write_artifacts(artifacts)
+        contract_docs.write()
+        print(f"wrote contracts/build/ and {contract_docs.DOCS_PATH.relative_to(Path.cwd())}")
         for artifact in artifacts.values():
             size = len(artifact.deployed_bytecode) // 2 - 1
             print(f"{artifact.contract_name:<15} {size:>6} bytes  solc {artifact.compiler}")

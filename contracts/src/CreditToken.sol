@@ -359,7 +359,7 @@ contract CreditToken is ERC20, ERC20Permit, AccessControlDefaultAdminRules, Paus
         address market_ = _market;
         uint256 wordKey = NO_WORD;
         uint256 bits;
-        for (uint256 i = 0; i < credits.length / CREDIT_BYTES; ++i) {
+        for (uint256 i = 0; i < credits.length / CREDIT_BYTES;) {
             uint256 packed;
             address owner;
             assembly ("memory-safe") {
@@ -383,8 +383,9 @@ contract CreditToken is ERC20, ERC20Permit, AccessControlDefaultAdminRules, Paus
             // The checks of this contract's _update (pause, recipient) were made above, once.
             ERC20._update(address(0), owner, uint32(packed));
             unchecked {
-                // At most 2^29 credits of under 2^32 grams each: far below 2^256.
+                // At most 2^253 credits of under 2^32 grams each: far below 2^256; i < credits.length / 8.
                 total += uint32(packed);
+                ++i;
             }
         }
         _creditedDays[wordKey] = bits;

@@ -173,7 +173,7 @@ contract DeviceRegistry is AccessControlDefaultAdminRules, EIP712 {
     function ownerOn(address device, uint32 day) external view returns (address) {
         uint32 index = _requireIndex(device);
         Device storage record = _devices[index];
-        return _ownerOn(index, record.owner, record.ownerSince, day);
+        return day >= record.ownerSince ? record.owner : _pastOwnerOn(index, day);
     }
 
     /// @notice The owners on `day` of the devices in `credits` (packed: uint32 device index, uint32 grams,
@@ -189,15 +189,29 @@ contract DeviceRegistry is AccessControlDefaultAdminRules, EIP712 {
         // 12 bytes of slack: each owner is written as a 32-byte word whose last 12 bytes the next owner
         // overwrites; the last word's spill lands in the slack, which the length then leaves out.
         owners = new bytes(count * 20 + 12);
-        for (uint256 i = 0; i < count; ++i) {
-            uint32 index = uint32(bytes4(credits[i * CREDIT_BYTES:i * CREDIT_BYTES + 4]));
+        for (uint256 i = 0; i < count;) {
+            uint32 index;
+            assembly ("memory-safe") {
+                index := shr(224, calldataload(add(credits.offset, mul(i, CREDIT_BYTES))))
+            }
             if (index >= devices) revert DeviceRegistryUnknownIndex(index);
+            // One read of the record's slot (owner, class, status, ownerSince), unpacked by hand: this
+            // runs once per credited device-day.
+            uint256 slot;
             Device storage record = _devices[index];
-            DeviceStatus status = record.status;
+            assembly ("memory-safe") {
+                slot := sload(record.slot)
+            }
+            DeviceStatus status = DeviceStatus(uint8(slot >> 168));
             if (status != DeviceStatus.Active) revert DeviceRegistryDeviceNotActive(_keys[index], status);
-            address owner = _ownerOn(index, record.owner, record.ownerSince, day);
+            address owner = address(uint160(slot));
+            if (day < uint32(slot >> 176)) owner = _pastOwnerOn(index, day); // the day precedes a sale
             assembly ("memory-safe") {
                 mstore(add(add(owners, 32), mul(i, 20)), shl(96, owner))
+            }
+            unchecked {
+                // i < count, which is below 2^256 / 8.
+                ++i;
             }
         }
         assembly ("memory-safe") {
@@ -227,8 +241,7 @@ contract DeviceRegistry is AccessControlDefaultAdminRules, EIP712 {
 
     // ---------------------------------------------------------------- internals
 
-    function _ownerOn(uint32 index, address owner, uint32 ownerSince, uint32 day) private view returns (address) {
-        if (day >= ownerSince) return owner;
+    function _pastOwnerOn(uint32 index, uint32 day) private view returns (address) {
         PastOwner memory past = _previousOwners[index];
         if (past.owner != address(0) && day >= past.since) return past.owner;
         revert DeviceRegistryNoOwnerOnDay(_keys[index], day);

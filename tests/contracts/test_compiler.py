@@ -22,6 +22,7 @@ from contracts.compiler import (
     source_hash,
     standard_input,
 )
+from contracts.docs import DOCS_PATH, render
 from contracts.solcjs_wrapper import translate
 
 
@@ -30,6 +31,10 @@ def test_committed_artifacts_were_built_from_the_current_sources() -> None:
     expected = source_hash(Pins.from_package_json(), standard_input())
     stale = [path.name for path in BUILD_DIR.glob("*.json") if json.loads(path.read_text())["sourceHash"] != expected]
     assert not stale, f"stale artifacts {stale}: run `make contracts` and commit contracts/build"
+
+
+def test_the_contracts_reference_is_rendered_from_the_current_artifacts() -> None:
+    assert DOCS_PATH.read_text() == render(), "docs/CONTRACTS.md is stale: run `make contracts`"
 
 
 def test_every_deployable_contract_has_an_artifact_with_its_compiler() -> None:

@@ -110,3 +110,13 @@ def test_the_demo_can_run_again_in_the_same_folder(tmp_path: Path) -> None:
     first = run_demo(tmp_path, SAMPLE_DIR, echo=lambda _: None)
     second = run_demo(tmp_path, SAMPLE_DIR, echo=lambda _: None)
     assert (second.accepted, second.minted_grams) == (first.accepted, first.minted_grams)
+
+
+def test_the_readme_shows_the_demo_as_it_runs(demo: tuple[DemoResult, list[str]]) -> None:
+    _, lines = demo
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    shown = readme[readme.index("```\nGreen Travel Credits: the whole flow") + 4 :]
+    shown = shown[: shown.index("```")].rstrip("\n").splitlines()
+    # Only the folder the demo writes to differs (this test's temporary one).
+    ran = re.sub(r"written to \S+reports\.jsonl", "written to var/demo/reports.jsonl", "\n".join(lines)).splitlines()
+    assert ran == shown, "README.md's demo output is stale: run `make demo` and paste its output"

@@ -14,7 +14,7 @@ from benchmarks.report import Table
 from contracts.artifacts import load_artifact
 from contracts.chain import TESTER, Sender, connect, fund_from_node
 from contracts.client import CreditContracts, RateLimit, VehicleClass, deploy, pack_credits
-from oracle.methodology import DailyFigures
+from oracle import methodology
 
 BATCH_SIZES = (1, 10, 100, 500)
 TARGET_RETURNING = 10_000
@@ -49,12 +49,11 @@ def run(echo=print) -> GasResult:  # type: ignore[no-untyped-def]
     admin, oracle, registrar, buyer = (_account(name) for name in ("admin", "oracle", "registrar", "buyer"))
     for person in (admin, oracle, registrar, buyer):
         fund_from_node(w3, person.address, 10**22)
-    methodology = DailyFigures.load()
     deployment = deploy(
         Sender(w3, admin),
         oracle=oracle.address,
         registrar=registrar.address,
-        methodologies=[methodology.registration()],
+        methodologies=[method.registration() for method in methodology.load_all()],
         rate_limit=RateLimit(max_grams_per_period=10**15),
         admin_delay=0,
     )

@@ -194,8 +194,11 @@ class Sender:
 
     def send(self, signed: SignedCall, timeout: float = 120) -> TxReceipt:
         """Broadcast a signed transaction and wait for its receipt; a reverted one raises."""
-        self.w3.eth.send_raw_transaction(signed.raw)
+        self.broadcast(signed)
         return self.wait(signed.tx_hash, timeout)
+
+    def broadcast(self, signed: SignedCall) -> None:
+        self.w3.eth.send_raw_transaction(signed.raw)
 
     def wait(self, tx_hash: str, timeout: float = 120) -> TxReceipt:
         receipt = self.w3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=timeout)

@@ -78,8 +78,8 @@ class DeviceSuspended(ReportRejected):
 class VehicleNotEligible(ReportRejected):
     code = "VEHICLE_NOT_ELIGIBLE"
 
-    def __init__(self, vehicle_class: str, methodology: str) -> None:
-        super().__init__(f"methodology {methodology} credits no {vehicle_class} vehicles")
+    def __init__(self, vehicle_class: str, methodologies: str) -> None:
+        super().__init__(f"no methodology in use ({methodologies}) credits {vehicle_class} vehicles")
 
 
 # -- time -----------------------------------------------------------------------------------------
@@ -137,16 +137,6 @@ class OdometerRollback(ReportRejected):
         super().__init__(f"the odometer starts at {start_m} m, below the {last_end_m} m of the last accepted report")
 
 
-class OdometerGap(ReportRejected):
-    code = "ODOMETER_GAP"
-
-    def __init__(self, start_m: int, last_end_m: int) -> None:
-        super().__init__(
-            f"the odometer starts at {start_m} m but the last accepted report ended at {last_end_m} m: "
-            f"{start_m - last_end_m} m were driven without a report"
-        )
-
-
 class DistanceMismatch(ReportRejected):
     code = "DISTANCE_MISMATCH"
 
@@ -165,3 +155,17 @@ class DistanceImplausible(ReportRejected):
 
 class EnergyImplausible(ReportRejected):
     code = "ENERGY_IMPLAUSIBLE"
+
+
+class MovingTimeImplausible(ReportRejected):
+    code = "MOVING_TIME_IMPLAUSIBLE"
+
+
+class SpeedImplausible(ReportRejected):
+    code = "SPEED_IMPLAUSIBLE"
+
+    def __init__(self, distance_m: int, moving_s: int, max_kmh: int) -> None:
+        super().__init__(
+            f"{distance_m} m in {moving_s} s of moving averages {distance_m * 3.6 / moving_s:.0f} km/h, "
+            f"more than the plausible {max_kmh} km/h"
+        )

@@ -16,10 +16,11 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from hexbytes import HexBytes
+from sqlalchemy import func
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
 from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD
 from web3.types import TxReceipt
@@ -27,6 +28,7 @@ from web3.types import TxReceipt
 from contracts.chain import ContractRevert, Sender, SignedCall, TransactionReverted
 from contracts.client import CreditContracts, pack_credits
 from oracle.errors import OracleError
+from oracle.faults import crash_point
 from oracle.merkle import CreditClaim, MerkleTree
 from oracle.store import BatchStatus, Claim, ClaimStatus, MintBatch, OracleStore, utc_now
 
@@ -58,27 +60,39 @@ class MintResult:
     gas_used: int
 
 
+@dataclass(frozen=True)
+class BatchPolicy:
+    """When pending claims of one methodology and day are worth a transaction: once there are `size`
+    of them, or once the oldest has waited `max_age`; `run(flush=True)` mints whatever pends."""
+
+    size: int = DEFAULT_BATCH_SIZE
+    max_age: timedelta = timedelta(hours=1)
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise ValueError("a batch holds at least 1 claim")
+
+
 class Minter:
     """Turns pending claims into CreditToken.issueCredits transactions signed by the oracle's key."""
 
     def __init__(
-        self, store: OracleStore, contracts: CreditContracts, sender: Sender, batch_size: int = DEFAULT_BATCH_SIZE
+        self, store: OracleStore, contracts: CreditContracts, sender: Sender, policy: BatchPolicy | None = None
     ) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
         self.store = store
         self.contracts = contracts
         self.sender = sender
-        self.batch_size = batch_size
+        self.policy = policy or BatchPolicy()
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
-    def run(self) -> list[MintResult]:
-        """Finish what a previous run left, then mint every pending claim. Raises MinterBusy while
-        another minter holds the store's lease."""
+    def run(self, *, flush: bool = True) -> list[MintResult]:
+        """Finish what a previous run left, then mint the pending claims: all of them with `flush`, else
+        only the groups the batch policy says are due. Raises MinterBusy while another minter holds the
+        store's lease."""
         self._renew_lease()
         try:
             results = self.reconcile()
-            while (batch_id := self._prepare_batch()) is not None:
+            while (batch_id := self._prepare_batch(flush)) is not None:
                 result = self._sign_and_send(batch_id)
                 if result is not None:
                     results.append(result)
@@ -93,32 +107,23 @@ class Minter:
 
     # -- steps ------------------------------------------------------------------------------------
 
-    def _prepare_batch(self) -> int | None:
-        """Write a batch of up to `batch_size` pending claims of one methodology and one day, with the
-        owners the registry credits and the Merkle root of the claims; None if nothing pends."""
+    def _prepare_batch(self, flush: bool) -> int | None:
+        """Write a batch of up to `policy.size` pending claims of one methodology and one day, with the
+        owners the registry credits and the Merkle root of the claims; None if no group is due."""
         while True:
             with self.store.session() as session:
-                first = session.exec(_pending().limit(1)).first()
-                if first is None:
+                claims = _next_group(session, self.policy, flush)
+                if not claims:
                     return None
-                claims = list(
-                    session.exec(
-                        _pending()
-                        .where(Claim.methodology_id == first.methodology_id, Claim.day == first.day)
-                        .order_by(None)
-                        .order_by(col(Claim.device_index))
-                        .limit(self.batch_size)
-                    )
-                )
                 try:
-                    owners = self.contracts.credit_recipients(first.day, _packed(claims))
+                    owners = self.contracts.credit_recipients(claims[0].day, _packed(claims))
                 except ContractRevert as revert:
                     self._hold_named(session, claims, revert)
                     continue  # the claims it named are held; batch the others
                 tree = MerkleTree([_evidence(claim, owner).leaf() for claim, owner in zip(claims, owners, strict=True)])
                 batch = MintBatch(
-                    methodology_id=first.methodology_id,
-                    day=first.day,
+                    methodology_id=claims[0].methodology_id,
+                    day=claims[0].day,
                     evidence_root="0x" + tree.root.hex(),
                     claims=len(claims),
                     grams=sum(claim.grams for claim in claims),
@@ -130,6 +135,7 @@ class Minter:
                     claim.batch_id = batch.id
                     claim.owner = owner
                 session.commit()
+                crash_point("batch-prepared")
                 return batch.id
 
     def _sign_and_send(self, batch_id: int) -> MintResult | None:
@@ -151,9 +157,12 @@ class Minter:
             batch.raw_tx = "0x" + signed.raw.hex()
             batch.updated_at = utc_now()
             session.commit()
+        crash_point("batch-signed")
         log.info("batch %s: sending %s credits (%s g) in %s", batch_id, batch.claims, batch.grams, signed.tx_hash)
+        self.sender.broadcast(signed)
+        crash_point("batch-broadcast")
         try:
-            receipt = self.sender.send(signed)
+            receipt = self.sender.wait(signed.tx_hash)
         except TransactionReverted as reverted:
             self._failed(batch_id, str(reverted))
             return None
@@ -204,6 +213,7 @@ class Minter:
             for claim in _claims_of(session, batch_id):
                 claim.status = ClaimStatus.MINTED
             session.commit()
+            crash_point("batch-confirmed")
             assert batch.tx_hash is not None and batch.chain_batch_id is not None
             log.info(
                 "batch %s confirmed in block %s as on-chain batch %s",
@@ -269,8 +279,27 @@ class Minter:
             return None
 
 
-def _pending() -> SelectOfScalar[Claim]:
-    return select(Claim).where(Claim.status == ClaimStatus.PENDING).order_by(col(Claim.id))
+def _next_group(session: Session, policy: BatchPolicy, flush: bool) -> list[Claim]:
+    """The pending claims of the oldest (methodology, day) group that is due, in device order, at most
+    `policy.size` of them; none if no group is due."""
+    pending = Claim.status == ClaimStatus.PENDING
+    groups = session.exec(
+        select(Claim.methodology_id, Claim.day, func.count(), func.min(Claim.accepted_at))
+        .where(pending)
+        .group_by(col(Claim.methodology_id), col(Claim.day))
+        .order_by(func.min(Claim.id))
+    ).all()
+    due_before = utc_now() - policy.max_age
+    for methodology_id, day, count, oldest in groups:
+        if flush or count >= policy.size or _aware(oldest) <= due_before:
+            group = select(Claim).where(pending, Claim.methodology_id == methodology_id, Claim.day == day)
+            return list(session.exec(group.order_by(col(Claim.device_index)).limit(policy.size)))
+    return []
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns datetimes without their zone; the store writes UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _claims_of(session: Session, batch_id: int) -> list[Claim]:

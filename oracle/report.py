@@ -25,6 +25,7 @@ REPORT_FIELDS: tuple[tuple[str, str], ...] = (
     ("odometerStartM", "uint64"),
     ("odometerEndM", "uint64"),
     ("distanceM", "uint64"),
+    ("movingS", "uint32"),
     ("energyWh", "uint64"),
     ("fuelMl", "uint64"),
     ("traceHash", "bytes32"),
@@ -37,7 +38,8 @@ DOMAIN_TYPEHASH = keccak(text=DOMAIN_TYPE)
 
 @dataclass(frozen=True)
 class DailyReport:
-    """What a device attests about one UTC day: distance in metres, EV energy in Wh, fuel in ml."""
+    """What a device attests about one UTC day: distance in metres, seconds spent moving, EV energy in Wh,
+    fuel in ml."""
 
     device: ChecksumAddress
     day: int
@@ -45,6 +47,7 @@ class DailyReport:
     odometer_start_m: int
     odometer_end_m: int
     distance_m: int
+    moving_s: int
     energy_wh: int
     fuel_ml: int
     trace_hash: bytes

@@ -33,6 +33,7 @@ class ReportIn(BaseModel):
     odometerStartM: Count
     odometerEndM: Count
     distanceM: Count
+    movingS: Uint32
     energyWh: Count
     fuelMl: Count
     traceHash: Bytes32
@@ -70,6 +71,7 @@ class DecisionOut(BaseModel):
     kg: str
     rule: str | None
     methodology_id: int | None
+    flags: list[str]
     duplicate: bool
 
     @classmethod
@@ -84,6 +86,7 @@ class DecisionOut(BaseModel):
             kg=format_kg(decision.grams),
             rule=decision.rule,
             methodology_id=decision.methodology_id,
+            flags=decision.flags,
             duplicate=decision.duplicate,
         )
 

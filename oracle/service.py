@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from contracts.client import CreditContracts, DeviceRecord, DeviceStatus, day_label, day_number
+from contracts.client import CreditContracts, DeviceRecord, DeviceStatus, day_label
 from oracle.errors import (
     DayConflict,
     DeviceSuspended,
@@ -20,7 +20,8 @@ from oracle.errors import (
     UnknownDevice,
     WrongDomain,
 )
-from oracle.methodology import Assessment, DailyFigures
+from oracle.faults import crash_point
+from oracle.methodology import Assessment, Methodology, for_vehicle
 from oracle.report import ReportDomain, SignedReport
 from oracle.signatures import recover_signer
 from oracle.store import (
@@ -32,7 +33,7 @@ from oracle.store import (
     ReportStatus,
     utc_now,
 )
-from oracle.validation import Limits, check_continuity, check_day, check_plausibility
+from oracle.validation import ODOMETER_GAP, Limits, check_continuity, check_day, check_plausibility
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class Decision:
     grams: int
     rule: str | None
     methodology_id: int | None
+    flags: list[str]
     duplicate: bool = False
     """True when this exact report (same EIP-712 digest) had been accepted before: nothing new was stored."""
 
@@ -67,24 +69,38 @@ class Decision:
             grams=record.grams,
             rule=record.rule,
             methodology_id=record.methodology_id,
+            flags=record.flags.split(",") if record.flags else [],
             duplicate=duplicate,
         )
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """What the checks and the methodology made of a report that passed them."""
+
+    assessment: Assessment
+    device: DeviceRecord
+    methodology: Methodology
+    flags: list[str]
+
+
 class Oracle:
-    """Verifies device reports against the chain's registry and the methodology, and records claims."""
+    """Verifies device reports against the chain's registry and the methodologies, and records claims."""
 
     def __init__(
         self,
         store: OracleStore,
         contracts: CreditContracts,
-        methodology: DailyFigures,
+        methodologies: Sequence[Methodology],
         limits: Limits | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        if not methodologies:
+            raise ValueError("the oracle needs at least one methodology")
         self.store = store
         self.contracts = contracts
-        self.methodology = methodology
+        self.methodologies = list(methodologies)
+        """In order of preference: a report is assessed by the first that covers its vehicle class."""
         self.limits = limits or Limits()
         self.clock = clock
         self.domain = ReportDomain.from_eip712(contracts.report_domain())
@@ -114,19 +130,24 @@ class Oracle:
                 if earlier is not None:
                     return Decision.of(earlier, duplicate=True)
                 baseline = self.store.baseline(session, signed.report.device)
-                assessment, device = self._judge(session, signed, baseline)
+                judgement = self._judge(session, signed, baseline)
             except ReportRejected as rejection:
                 record = _record(signed, digest, signer, ReportStatus.REJECTED, rejection.code, rejection.message)
                 session.add(record)
                 session.commit()
                 log.info("rejected %s: %s", digest, rejection)
                 return Decision.of(record)
+            assessment = judgement.assessment
             record = _record(signed, digest, signer, ReportStatus.ACCEPTED, ACCEPTED, assessment.explanation)
             record.grams = assessment.grams
             record.rule = assessment.rule
-            record.methodology_id = self.methodology.methodology_id
+            record.methodology_id = judgement.methodology.methodology_id
+            record.flags = ",".join(judgement.flags) or None
             session.add(record)
             session.flush()
+            if ODOMETER_GAP in judgement.flags and baseline is not None:
+                # Before the baseline moves: moving it updates `baseline` in place.
+                self.store.hold_car_free_claim(session, baseline.report_id, "the odometer moved after this day")
             self.store.advance_baseline(session, baseline, record)
             if assessment.grams > 0:
                 assert record.id is not None
@@ -135,20 +156,19 @@ class Oracle:
                     Claim(
                         report_id=record.id,
                         device=report.device,
-                        device_index=device.index,
+                        device_index=judgement.device.index,
                         day=report.day,
                         grams=assessment.grams,
-                        methodology_id=self.methodology.methodology_id,
+                        methodology_id=judgement.methodology.methodology_id,
                         digest=digest,
                     )
                 )
             session.commit()
+            crash_point("report-accepted")
             log.info("accepted %s: %s g (%s)", digest, assessment.grams, assessment.rule)
             return Decision.of(record)
 
-    def _judge(
-        self, session: Session, signed: SignedReport, baseline: DeviceBaseline | None
-    ) -> tuple[Assessment, DeviceRecord]:
+    def _judge(self, session: Session, signed: SignedReport, baseline: DeviceBaseline | None) -> Judgement:
         """Everything but the signature, in the order a driver would want to hear about it."""
         report = signed.report
         device = self.contracts.device(report.device)
@@ -156,13 +176,14 @@ class Oracle:
             raise UnknownDevice(report.device)
         if device.status is not DeviceStatus.ACTIVE:
             raise DeviceSuspended(report.device)
-        check_day(report, day_number(self.clock().date()), self.limits)
+        check_day(report, self.clock(), self.limits)
         accepted = self.store.accepted_for_day(session, report.device, report.day)
         if accepted is not None:
             raise DayConflict(day_label(report.day), accepted.digest)
-        check_continuity(report, None if baseline is None else baseline.last_accepted())
+        flags = check_continuity(report, None if baseline is None else baseline.last_accepted())
         check_plausibility(report, device.vehicle_class, self.limits)
-        return self.methodology.assess(device.vehicle_class, report), device
+        methodology = for_vehicle(self.methodologies, device.vehicle_class)
+        return Judgement(methodology.assess(device.vehicle_class, report), device, methodology, flags)
 
 
 def check_domain_hint(signed: SignedReport, domain: ReportDomain) -> None:
@@ -185,6 +206,7 @@ def _record(
         odometer_start_m=report.odometer_start_m,
         odometer_end_m=report.odometer_end_m,
         distance_m=report.distance_m,
+        moving_s=report.moving_s,
         energy_wh=report.energy_wh,
         fuel_ml=report.fuel_ml,
         trace_hash="0x" + report.trace_hash.hex(),

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from oracle.validation import LastAccepted
 
@@ -101,6 +101,7 @@ class ReportRecord(OracleModel, table=True):
     odometer_start_m: int = Field(sa_type=BigInt)
     odometer_end_m: int = Field(sa_type=BigInt)
     distance_m: int = Field(sa_type=BigInt)
+    moving_s: int = Field(sa_type=BigInt)
     energy_wh: int = Field(sa_type=BigInt)
     fuel_ml: int = Field(sa_type=BigInt)
     trace_hash: str = Field(max_length=66)
@@ -112,6 +113,8 @@ class ReportRecord(OracleModel, table=True):
     """ACCEPTED, or the rejection's reason code."""
     message: str
     rule: str | None = Field(default=None, max_length=40)
+    flags: str | None = Field(default=None, max_length=200)
+    """Comma-separated remarks on an accepted report (ODOMETER_GAP)."""
     grams: int = Field(default=0, sa_type=BigInt)
     methodology_id: int | None = Field(default=None, sa_type=BigInt)
 
@@ -130,6 +133,7 @@ class Claim(OracleModel, table=True):
     digest: str = Field(max_length=66)
     owner: str | None = Field(default=None, max_length=42)
     """Who the registry credits for this day, once the claim joins a batch (part of the evidence leaf)."""
+    accepted_at: datetime = Field(default_factory=utc_now, index=True)
     status: ClaimStatus = Field(default=ClaimStatus.PENDING, index=True, sa_type=EnumText(ClaimStatus))
     batch_id: int | None = Field(default=None, foreign_key="mint_batch.id", index=True, sa_type=BigInt)
     note: str | None = None
@@ -212,6 +216,20 @@ class OracleStore:
             ReportRecord.device == device, ReportRecord.day == day, ReportRecord.status == ReportStatus.ACCEPTED
         )
         return session.exec(query).first()
+
+    @staticmethod
+    def hold_car_free_claim(session: Session, report_id: int, reason: str) -> None:
+        """Hold the car-free claim of a report, if it has one that is not minted yet: a later report
+        showed the odometer moved after it, so the day may not have been car-free."""
+        claim = session.exec(
+            select(Claim)
+            .join(ReportRecord, col(ReportRecord.id) == Claim.report_id)
+            .where(Claim.report_id == report_id, Claim.status == ClaimStatus.PENDING)
+            .where(ReportRecord.rule == "CAR_FREE_DAY")
+        ).first()
+        if claim is not None:
+            claim.status = ClaimStatus.HELD
+            claim.note = reason
 
     @staticmethod
     def baseline(session: Session, device: str) -> DeviceBaseline | None:

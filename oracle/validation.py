@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from contracts.client import VehicleClass, day_label
+from contracts.client import VehicleClass, day_label, day_number
 from oracle.errors import (
     DayNotEnded,
     DayOutOfOrder,
@@ -12,10 +13,11 @@ from oracle.errors import (
     DistanceImplausible,
     DistanceMismatch,
     EnergyImplausible,
-    OdometerGap,
+    MovingTimeImplausible,
     OdometerReversed,
     OdometerRollback,
     SequenceNotIncreasing,
+    SpeedImplausible,
 )
 from oracle.report import DailyReport
 
@@ -32,6 +34,13 @@ class Limits:
     min_ev_wh_per_km: int = 20
     max_ev_wh_per_km: int = 600
     """A Renault Twizy needs about 90 Wh/km, a large electric SUV about 300."""
+    max_average_speed_kmh: int = 200
+    """Distance over the time spent moving: no car averages more over a day's driving."""
+    clock_skew_seconds: int = 300
+    """A device's clock may run this far ahead: its report for a day may arrive this long before midnight."""
+
+
+SECONDS_PER_DAY = 86_400
 
 
 @dataclass(frozen=True)
@@ -43,20 +52,27 @@ class LastAccepted:
     odometer_end_m: int
 
 
-def check_day(report: DailyReport, today: int, limits: Limits) -> None:
-    """The day must be over, and not older than the window."""
+def check_day(report: DailyReport, now: datetime, limits: Limits) -> None:
+    """The day must be over (allowing a device clock a few minutes fast), and within the window."""
+    today = day_number((now + timedelta(seconds=limits.clock_skew_seconds)).date())
     if report.day >= today:
-        raise DayNotEnded(day_label(report.day), day_label(today))
+        raise DayNotEnded(day_label(report.day), day_label(day_number(now.date())))
     if today - report.day > limits.max_report_age_days:
         raise DayTooOld(day_label(report.day), limits.max_report_age_days, day_label(today))
 
 
-def check_continuity(report: DailyReport, last: LastAccepted | None) -> None:
-    """Days, sequence numbers and the odometer continue the device's last accepted report."""
+ODOMETER_GAP = "ODOMETER_GAP"
+"""A flag, not a rejection: the odometer moved between two reports, on days nobody reported."""
+
+
+def check_continuity(report: DailyReport, last: LastAccepted | None) -> list[str]:
+    """Days, sequence numbers and the odometer continue the device's last accepted report. An odometer
+    that moved on forward between two reports is returned as a flag: a report lost on the way must not
+    block the device for good, but the gap says the car moved while nobody reported."""
     if report.odometer_end_m < report.odometer_start_m:
         raise OdometerReversed(report.odometer_start_m, report.odometer_end_m)
     if last is None:
-        return
+        return []
     if report.day < last.day:
         raise DayOutOfOrder(day_label(report.day), day_label(last.day))
     if report.sequence <= last.sequence:
@@ -64,7 +80,8 @@ def check_continuity(report: DailyReport, last: LastAccepted | None) -> None:
     if report.odometer_start_m < last.odometer_end_m:
         raise OdometerRollback(report.odometer_start_m, last.odometer_end_m)
     if report.odometer_start_m > last.odometer_end_m:
-        raise OdometerGap(report.odometer_start_m, last.odometer_end_m)
+        return [ODOMETER_GAP]
+    return []
 
 
 def check_plausibility(report: DailyReport, vehicle_class: VehicleClass, limits: Limits) -> None:
@@ -77,6 +94,13 @@ def check_plausibility(report: DailyReport, vehicle_class: VehicleClass, limits:
     travelled_m = report.travelled_m
     if travelled_m > limits.max_distance_per_day_m:
         raise DistanceImplausible(travelled_m, limits.max_distance_per_day_m)
+    if report.moving_s > SECONDS_PER_DAY:
+        raise MovingTimeImplausible(f"{report.moving_s} s of moving is more than a day")
+    if travelled_m > 0 and report.moving_s == 0:
+        raise MovingTimeImplausible(f"{travelled_m} m travelled in 0 s of moving")
+    # Average speed while moving: metres × 3.6 / seconds, compared without division.
+    if travelled_m * 3600 > limits.max_average_speed_kmh * 1000 * report.moving_s:
+        raise SpeedImplausible(travelled_m, report.moving_s, limits.max_average_speed_kmh)
     if vehicle_class is VehicleClass.BATTERY_ELECTRIC and travelled_m > 0:
         # Compare Wh per km without division: energy * 1000 against metres * limit.
         low = report.energy_wh * 1000 < travelled_m * limits.min_ev_wh_per_km

@@ -28,9 +28,9 @@ from backend.indexer import Indexer
 from backend.settings import BackendSettings
 from contracts.chain import TESTER, Sender, connect, fund_from_node
 from contracts.client import CreditContracts, day_date, day_number, deploy, format_kg
+from oracle import methodology
 from oracle.api import create_app as create_oracle_app
 from oracle.device import DeviceSigner
-from oracle.methodology import DailyFigures
 from oracle.minter import Minter
 from oracle.report import DailyReport, ReportDomain, SignedReport
 from oracle.schemas import read_report_file
@@ -112,12 +112,13 @@ def run_demo(
     admin, oracle_key, registrar, buyer = (dev_account(name) for name in ("admin", "oracle", "registrar", "buyer"))
     for account in (admin, oracle_key, registrar, buyer):
         fund_from_node(w3, account.address, 1_000 * ETHER)
-    methodology = DailyFigures.load()
+    published = methodology.load_all()
+    chosen = oracle_settings.load_methodologies()
     deployment = deploy(
         Sender(w3, admin),
         oracle=oracle_key.address,
         registrar=registrar.address,
-        methodologies=[methodology.registration()],
+        methodologies=[method.registration() for method in published],
     )
     deployment.save(work_dir / "deployment.json")
     contracts = CreditContracts(w3, deployment)
@@ -126,7 +127,10 @@ def run_demo(
     echo(f"  contracts     DeviceRegistry {deployment.registry}")
     echo(f"                CreditToken    {deployment.token} (1 GTC = 1 kg CO2e, 3 decimals)")
     echo(f"                CreditMarket   {deployment.market}")
-    echo(f"  methodology   {methodology.label}, parameter file keccak {methodology.params_hash.hex()[:16]}…")
+    for method in chosen:
+        covers = " and ".join(sorted(kind.name.lower().replace("_", "-") for kind in method.covers))
+        keccak_prefix = method.params_hash.hex()[:16]
+        echo(f"  methodology   {method.label} for {covers} cars, parameter file keccak {keccak_prefix}…")
     echo("  keys          development keys derived from public labels: worthless, never use them for value")
 
     # -- vehicles, devices, signed reports -------------------------------------------------------
@@ -155,7 +159,7 @@ def run_demo(
     # -- the oracle judges the file ------------------------------------------------------------
     oracle_store = OracleStore(f"sqlite:///{work_dir / 'oracle.db'}")
     clock = ReplayClock()
-    oracle = Oracle(oracle_store, contracts, methodology, limits=oracle_settings.limits(), clock=clock)
+    oracle = Oracle(oracle_store, contracts, chosen, limits=oracle_settings.limits(), clock=clock)
     result = DemoResult(
         contracts, Database(f"sqlite:///{work_dir / 'backend.db'}"), oracle_store, drivers, buyer.address
     )
@@ -196,7 +200,7 @@ def run_demo(
 
     # -- mint ----------------------------------------------------------------------------------
     echo("\nMinting the accepted claims, one batch per day (the token refuses a second credit for any device-day)")
-    for minted in Minter(oracle_store, contracts, Sender(w3, oracle_key), oracle_settings.batch_size).run():
+    for minted in Minter(oracle_store, contracts, Sender(w3, oracle_key), oracle_settings.batch_policy()).run():
         result.minted_grams += minted.grams
         device_days = f"{minted.claims} device-day{'s' if minted.claims > 1 else ''}"
         echo(

@@ -64,10 +64,21 @@ class DayTrace:
 
     day: int
     distance_m: float = 0.0
+    moving_s: float = 0.0
     energy_wh: float = 0.0
     fuel_ml: float = 0.0
     raw: list[str] = field(default_factory=list)
     """The raw log lines of the day: they stay with the driver, only their hash is reported."""
+
+    def add_interval(self, speed0_kmh: float, speed1_kmh: float, seconds: float) -> None:
+        """One interval between two speed readings: its distance (trapezoid) and, if the car moved, its
+        time. Reversing moves the car too; an interval with no time, or running backwards, adds nothing."""
+        if seconds <= 0:
+            return
+        metres = (abs(speed0_kmh) + abs(speed1_kmh)) / 2 / 3.6 * seconds
+        self.distance_m += metres
+        if metres > 0:
+            self.moving_s += seconds
 
 
 @dataclass(frozen=True)
@@ -125,7 +136,7 @@ def load_ved(sample_dir: Path = SAMPLE_DIR) -> list[VehicleLog]:
             for (t0, v0, maf0, line), (t1, v1, maf1, _) in itertools.pairwise(samples):
                 trace = _day_of(days, t0)
                 seconds = (t1 - t0).total_seconds()
-                trace.distance_m += _distance_m(v0, v1, seconds)
+                trace.add_interval(v0, v1, seconds)
                 trace.fuel_ml += max(maf0 + maf1, 0.0) / 2 * seconds / PETROL_AIR_FUEL_RATIO / PETROL_DENSITY_G_PER_ML
                 trace.raw.append(line)
             _day_of(days, samples[-1][0]).raw.append(samples[-1][3])
@@ -160,7 +171,7 @@ def load_twizy(sample_dir: Path = SAMPLE_DIR) -> VehicleLog:
         samples = list(zip(moments, (_number(row["Speed"]) for row in rows), lines[1:], strict=True))
         for (t0, v0, line), (t1, v1, _) in itertools.pairwise(samples):
             trace = _day_of(days, t0)
-            trace.distance_m += _distance_m(v0, v1, (t1 - t0).total_seconds())
+            trace.add_interval(v0, v1, (t1 - t0).total_seconds())
             trace.raw.append(line)
         last = _day_of(days, samples[-1][0])
         last.raw.append(samples[-1][2])
@@ -204,6 +215,7 @@ def daily_reports(log: VehicleLog, device: ChecksumAddress, *, first_sequence: i
                 odometer_start_m=odometer_m,
                 odometer_end_m=odometer_m + distance_m,
                 distance_m=distance_m,
+                moving_s=round(trace.moving_s),
                 energy_wh=round(trace.energy_wh),
                 fuel_ml=round(trace.fuel_ml),
                 trace_hash=keccak(text="\n".join(trace.raw)),
@@ -225,14 +237,6 @@ def _number(text: str, missing: float = 0.0) -> float:
     except (TypeError, ValueError):
         return missing
     return missing if math.isnan(value) else value
-
-
-def _distance_m(speed0_kmh: float, speed1_kmh: float, seconds: float) -> float:
-    """Metres over one interval between two speed readings (trapezoid). Reversing moves the car too;
-    an interval with no time, or running backwards, adds nothing."""
-    if seconds <= 0:
-        return 0.0
-    return (abs(speed0_kmh) + abs(speed1_kmh)) / 2 / 3.6 * seconds
 
 
 def _local_times(start: date, clock_times: list[str]) -> list[datetime]:

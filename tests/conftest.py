@@ -20,6 +20,7 @@ from web3 import Web3
 
 from contracts.chain import TESTER, Sender, connect, fund_from_node
 from contracts.client import CreditContracts, Deployment, VehicleClass, day_date, deploy
+from oracle import methodology as methodologies
 from oracle.device import DeviceSigner
 from oracle.methodology import DailyFigures
 from oracle.report import ReportDomain
@@ -61,16 +62,19 @@ def actors(w3: Web3) -> Actors:
 
 @pytest.fixture(scope="session")
 def methodology() -> DailyFigures:
-    return DailyFigures.load()
+    """Version 1, the exchange's daily figures: what most oracle tests assess with."""
+    method = methodologies.load(1)
+    assert isinstance(method, DailyFigures)
+    return method
 
 
 @pytest.fixture(scope="session")
-def deployment(w3: Web3, actors: Actors, methodology: DailyFigures) -> Deployment:
+def deployment(w3: Web3, actors: Actors) -> Deployment:
     return deploy(
         Sender(w3, actors.admin),
         oracle=actors.oracle.address,
         registrar=actors.registrar.address,
-        methodologies=[methodology.registration()],
+        methodologies=[method.registration() for method in methodologies.load_all()],
     )
 
 
@@ -98,13 +102,20 @@ REGISTER_GAS = 150_000
 
 
 def register(
-    contracts: CreditContracts, actors: Actors, label: str, owner: LocalAccount, vehicle: VehicleClass
+    contracts: CreditContracts, actors: Actors, label: str, owner: LocalAccount | str, vehicle: VehicleClass
 ) -> DeviceSigner:
+    """A new device, registered by the registrar to `owner` (an account or any address)."""
     device = DeviceSigner(key(f"device {label}"))
+    owner_address = owner if isinstance(owner, str) else owner.address
     Sender(contracts.w3, actors.registrar).transact(
-        contracts.registry.functions.registerDevice(device.address, owner.address, vehicle), gas=REGISTER_GAS
+        contracts.registry.functions.registerDevice(device.address, owner_address, vehicle), gas=REGISTER_GAS
     )
     return device
+
+
+def chain_today(contracts: CreditContracts) -> int:
+    """The UTC day of the chain's latest block: the contracts' "today"."""
+    return int(contracts.w3.eth.get_block("latest")["timestamp"]) // 86_400
 
 
 @pytest.fixture

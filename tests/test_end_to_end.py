@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections import Counter
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,20 +15,47 @@ import httpx
 import pytest
 
 from backend.api import create_app
+from oracle.methodology import METHODOLOGY_DIR
 from scripts.demo import DemoResult, run_demo
 from scripts.serve import serving
 from scripts.trips import SAMPLE_DIR
 
 pytestmark = pytest.mark.e2e
 
-EV_DAY_G = 2580 - 830
 CAR_FREE_DAY_G = 2580
 VED_TYPES = {"267": "ICE", "298": "HEV", "370": "ICE", "459": "ICE", "478": "ICE", "592": "ICE"}
 """As listed in data/real-trips/SOURCE.md."""
+TWIZY_BATTERY_WH = 6100
+V2 = json.loads((METHODOLOGY_DIR / "v2.json").read_text())["parameters"]
 
 
-def twizy_driving_dates() -> set[str]:
-    return {re.search(r"_(\d\d_\d\d_\d{4})", path.name).group(1) for path in SAMPLE_DIR.glob("twizy_ev/**/*.csv")}  # type: ignore[union-attr]
+def twizy_days() -> dict[str, tuple[float, float]]:
+    """Per driving date: metres (CAN speed integrated over the 1 Hz rows, trapezoids) and Wh (each trip's
+    state-of-charge drop times the battery), straight from the CSV files."""
+    days: dict[str, list[float]] = {}
+    for path in sorted(SAMPLE_DIR.glob("twizy_ev/**/*.csv")):
+        date_key = re.search(r"_(\d\d_\d\d_\d{4})", path.name).group(1)  # type: ignore[union-attr]
+        with open(path, newline="") as file:
+            rows = list(csv.DictReader(file))
+        seconds = [int(h) * 3600 + int(m) * 60 + int(s) for h, m, s in (row["Time"].split(":") for row in rows)]
+        speeds = [float(row["Speed"]) for row in rows]
+        metres = sum(
+            (a + b) / 2 / 3.6 * (t1 - t0) for (a, b), (t0, t1) in zip(pairwise(speeds), pairwise(seconds), strict=True)
+        )
+        watt_hours = (float(rows[0]["Soc"]) - float(rows[-1]["Soc"])) / 100 * TWIZY_BATTERY_WH
+        totals = days.setdefault(date_key, [0.0, 0.0])
+        totals[0] += metres
+        totals[1] += watt_hours
+    return {key: (metres, watt_hours) for key, (metres, watt_hours) in days.items()}
+
+
+def v2_grams(metres: float, watt_hours: float) -> int:
+    """Methodology v2 as its file states it, from the published parameters."""
+    petrol = round(metres) * V2["reference_petrol_ml_per_100_km"] * V2["petrol_co2_mg_per_ml"] // 10**8
+    # Grid emissions of the energy drawn at the plug, rounded up (integer ceiling division).
+    at_plug = round(watt_hours) * V2["grid_co2_g_per_kwh"] * 100
+    electric = -(-at_plug // (1000 * V2["charging_efficiency_percent"]))
+    return max(petrol - electric, 0)
 
 
 def ved_utc_days() -> dict[str, set[date]]:
@@ -49,7 +78,7 @@ def ved_utc_days() -> dict[str, set[date]]:
 
 
 def expected_minted_grams() -> int:
-    ev = len(twizy_driving_dates()) * EV_DAY_G
+    ev = sum(v2_grams(metres, watt_hours) for metres, watt_hours in twizy_days().values())
     car_free = 0
     for vehicle, driven in ved_utc_days().items():
         if VED_TYPES[vehicle] == "ICE":
@@ -68,7 +97,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, list[str
 def test_the_kg_minted_are_what_the_trip_logs_earn(demo: tuple[DemoResult, list[str]]) -> None:
     result, _ = demo
     expected = expected_minted_grams()
-    assert expected == 4 * 1750 + 6 * 2580  # 4 Twizy days; 6 idle days of VED's petrol cars
+    assert len(twizy_days()) == 4  # 4 Twizy days under v2, and 6 idle days of VED's petrol cars under v1
+    assert expected - 6 * CAR_FREE_DAY_G == 9_987
     assert result.minted_grams == expected
     assert result.contracts.supply().issued == expected
 
@@ -101,7 +131,7 @@ def test_the_demo_ends_with_its_summary_line(demo: tuple[DemoResult, list[str]])
     result, lines = demo
     assert lines[-1] == result.summary()
     assert lines[-1] == (
-        f"SUMMARY reports_accepted={result.accepted} reports_rejected={result.rejected} kg_minted=22.480 "
+        f"SUMMARY reports_accepted={result.accepted} reports_rejected={result.rejected} kg_minted=25.467 "
         "kg_bought=3.000 kg_retired=2.000"
     )
 

@@ -69,6 +69,7 @@ contract CreditMarket is AccessControlDefaultAdminRules, Pausable, ReentrancyGua
     error CreditMarketNothingToWithdraw(address account);
     error CreditMarketPaymentFailed(address account, uint256 amount);
     error CreditMarketFeeTooHigh(uint16 feeBps, uint16 maxFeeBps);
+    error CreditMarketInvalidFeeRecipient(address recipient);
 
     constructor(address admin, CreditToken credits_, uint48 adminDelay) AccessControlDefaultAdminRules(adminDelay, admin) {
         if (address(credits_) == address(0)) revert CreditMarketZeroAddress();
@@ -177,6 +178,7 @@ contract CreditMarket is AccessControlDefaultAdminRules, Pausable, ReentrancyGua
     function setFee(uint16 feeBps, address recipient) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (feeBps > MAX_FEE_BPS) revert CreditMarketFeeTooHigh(feeBps, MAX_FEE_BPS);
         if (feeBps != 0 && recipient == address(0)) revert CreditMarketZeroAddress();
+        if (recipient == address(this)) revert CreditMarketInvalidFeeRecipient(recipient);
         _feeBps = feeBps;
         _feeRecipient = recipient;
         emit FeeChanged(feeBps, recipient);

@@ -116,6 +116,8 @@ contract CreditToken is ERC20, ERC20Permit, AccessControlDefaultAdminRules, Paus
     error CreditTokenTransferToToken();
     error CreditTokenTransferToMarket();
     error CreditTokenNotMarket(address caller);
+    error CreditTokenMarketAlreadySet(address market);
+    error CreditTokenDayNotEnded(uint32 day, uint256 today);
 
     /// @param adminDelay Seconds a new default admin waits before taking over.
     /// @param maxGramsPerPeriod The most grams all batches together may issue in one period.
@@ -175,9 +177,12 @@ contract CreditToken is ERC20, ERC20Permit, AccessControlDefaultAdminRules, Paus
         _setMintRateLimit(maxGramsPerPeriod, periodSeconds);
     }
 
-    /// @notice Names the market contract (see {market}).
-    /// @dev Requires DEFAULT_ADMIN_ROLE. Emits {MarketChanged}.
+    /// @notice Names the market contract (see {market}), once: a market holds listings in escrow, and one
+    /// replaced would be left without the guard and the right to retire on a buyer's behalf.
+    /// @dev Requires DEFAULT_ADMIN_ROLE and no market named yet. Emits {MarketChanged}.
     function setMarket(address market_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_market != address(0)) revert CreditTokenMarketAlreadySet(_market);
+        if (market_ == address(0)) revert CreditTokenZeroAddress();
         _market = market_;
         emit MarketChanged(market_);
     }
@@ -200,9 +205,10 @@ contract CreditToken is ERC20, ERC20Permit, AccessControlDefaultAdminRules, Paus
     /// @param credits Packed credits, 8 bytes each: uint32 device index, uint32 grams (big-endian). Sorted
     /// by device index they cost least: devices next to each other share a word of the replay guard.
     /// @param evidenceRoot The Merkle root of the batch's claims (see {creditLeaf}).
-    /// @dev Requires ORACLE_ROLE, not paused, an active methodology, a rate limit not exceeded, and for
-    /// every credit: a registered active device with an owner on `day` (checked by the registry), grams
-    /// above zero and at most the methodology's ceiling, and a (device, day) never credited before.
+    /// @dev Requires ORACLE_ROLE, not paused, an active methodology, a day that has ended (by the block's
+    /// clock), a rate limit not exceeded, and for every credit: a registered active device with an owner
+    /// on `day` (checked by the registry), grams above zero and at most the methodology's ceiling, and a
+    /// (device, day) never credited before.
     /// Emits an ERC-20 {Transfer} per credit and {CreditsIssued}.
     /// @return batchId The number of this batch, counted from 1.
     function issueCredits(uint32 methodologyId, uint32 day, bytes32 evidenceRoot, bytes calldata credits)
@@ -214,6 +220,9 @@ contract CreditToken is ERC20, ERC20Permit, AccessControlDefaultAdminRules, Paus
         Methodology storage method = _requireMethodology(methodologyId);
         if (!method.active) revert CreditTokenMethodologyInactive(methodologyId);
         if (credits.length == 0) revert CreditTokenEmptyBatch();
+        // A day is credited once it is over: nobody can occupy the replay guard of days still to come.
+        uint256 today = block.timestamp / 1 days;
+        if (day >= today) revert CreditTokenDayNotEnded(day, today);
         bytes memory owners = _registry.creditRecipients(day, credits);
         uint256 total = _mintCredits(day, method.maxGramsPerDeviceDay, credits, owners);
         _consumeRateLimit(total);
@@ -300,8 +309,9 @@ contract CreditToken is ERC20, ERC20Permit, AccessControlDefaultAdminRules, Paus
         return _retire(msg.sender, msg.sender, amount, beneficiary, purpose, periodStart, periodEnd);
     }
 
-    /// @notice Retires `amount` grams of `account`'s credits, spending exactly that much of the caller's
-    /// allowance; the record is `account`'s.
+    /// @notice Retires `amount` grams of `account`'s credits, spending that much of the caller's allowance
+    /// (an unlimited allowance, type(uint256).max, stays unlimited, as in OpenZeppelin's ERC-20); the record
+    /// is `account`'s.
     /// @dev As {retire}, plus an allowance of at least `amount` from `account` to the caller.
     function retireFrom(
         address account,
@@ -317,7 +327,7 @@ contract CreditToken is ERC20, ERC20Permit, AccessControlDefaultAdminRules, Paus
 
     /// @notice For the market's buy-and-retire: retires credits the market holds for a buyer who just paid
     /// for them; the record is the buyer's.
-    /// @dev Only the market (see {setMarket}).
+    /// @dev Only the market (see {setMarket}), and not while paused.
     function retireOnBehalf(
         address account,
         uint256 amount,
@@ -325,7 +335,8 @@ contract CreditToken is ERC20, ERC20Permit, AccessControlDefaultAdminRules, Paus
         string calldata purpose,
         uint32 periodStart,
         uint32 periodEnd
-    ) external returns (uint256 retirementId) {
+    ) external whenNotPaused returns (uint256 retirementId) {
+        // Paused, the market sells nothing: this is a sale as much as a retirement.
         if (msg.sender != _market || msg.sender == address(0)) revert CreditTokenNotMarket(msg.sender);
         if (account == address(0)) revert CreditTokenZeroAddress();
         return _retire(msg.sender, account, amount, beneficiary, purpose, periodStart, periodEnd);
@@ -426,9 +437,11 @@ contract CreditToken is ERC20, ERC20Permit, AccessControlDefaultAdminRules, Paus
         super._update(from, to, value);
     }
 
+    /// @dev Windows are fixed and aligned to multiples of their length, so every node agrees where one
+    /// starts; at a boundary, two windows' worth can be issued within seconds (the limit bounds a window,
+    /// not any span of its length).
     function _consumeRateLimit(uint256 grams) private {
         uint64 periodSeconds = _periodSeconds;
-        // Periods are aligned to multiples of their length, so every node agrees where one starts.
         uint64 currentStart = uint64(block.timestamp - (block.timestamp % periodSeconds));
         uint256 issued = currentStart == _periodStart ? _issuedInPeriod : 0;
         uint256 limit = _maxGramsPerPeriod;
@@ -438,10 +451,16 @@ contract CreditToken is ERC20, ERC20Permit, AccessControlDefaultAdminRules, Paus
         _issuedInPeriod = uint128(issued + grams);
     }
 
+    /// @dev What the current window already issued counts against the new limit's current window, so that
+    /// changing the period never resets the count.
     function _setMintRateLimit(uint128 maxGramsPerPeriod, uint64 periodSeconds) private {
         if (maxGramsPerPeriod == 0 || periodSeconds == 0) {
             revert CreditTokenInvalidRateLimit(maxGramsPerPeriod, periodSeconds);
         }
+        uint64 oldPeriod = _periodSeconds;
+        bool windowOpen = oldPeriod != 0 && block.timestamp < uint256(_periodStart) + oldPeriod;
+        _issuedInPeriod = windowOpen ? _issuedInPeriod : 0;
+        _periodStart = uint64(block.timestamp - (block.timestamp % periodSeconds));
         _maxGramsPerPeriod = maxGramsPerPeriod;
         _periodSeconds = periodSeconds;
         emit MintRateLimitChanged(maxGramsPerPeriod, periodSeconds);

@@ -43,7 +43,8 @@ contract DeviceRegistry is AccessControlDefaultAdminRules, EIP712 {
         uint32 since;
     }
 
-    /// @notice A device's signed summary of one UTC day (day = days since 1970-01-01).
+    /// @notice A device's signed summary of one UTC day (day = days since 1970-01-01): odometer and distance
+    /// in metres, seconds spent moving, energy drawn from the battery (Wh) and fuel burned (ml).
     struct DailyReport {
         address device;
         uint32 day;
@@ -51,6 +52,7 @@ contract DeviceRegistry is AccessControlDefaultAdminRules, EIP712 {
         uint64 odometerStartM;
         uint64 odometerEndM;
         uint64 distanceM;
+        uint32 movingS;
         uint64 energyWh;
         uint64 fuelMl;
         bytes32 traceHash;
@@ -60,7 +62,7 @@ contract DeviceRegistry is AccessControlDefaultAdminRules, EIP712 {
 
     bytes32 public constant DAILY_REPORT_TYPEHASH = keccak256(
         "DailyReport(address device,uint32 day,uint64 sequence,uint64 odometerStartM,uint64 odometerEndM,"
-        "uint64 distanceM,uint64 energyWh,uint64 fuelMl,bytes32 traceHash)"
+        "uint64 distanceM,uint32 movingS,uint64 energyWh,uint64 fuelMl,bytes32 traceHash)"
     );
 
     /// @dev Bytes per credit in the packed form the token passes: uint32 device index, uint32 grams.
@@ -89,6 +91,8 @@ contract DeviceRegistry is AccessControlDefaultAdminRules, EIP712 {
     error DeviceRegistryInvalidStatus(DeviceStatus status);
     error DeviceRegistryOwnershipNotForward(address device, uint32 fromDay, uint32 currentOwnerSince);
     error DeviceRegistryNoOwnerOnDay(address device, uint32 day);
+    error DeviceRegistryOwnershipInThePast(address device, uint32 fromDay, uint256 today);
+    error DeviceRegistrySameOwner(address device, address owner);
     error DeviceRegistryDeviceNotActive(address device, DeviceStatus status);
     error DeviceRegistryMalformedCredits(uint256 length);
 
@@ -118,8 +122,9 @@ contract DeviceRegistry is AccessControlDefaultAdminRules, EIP712 {
         emit DeviceRegistered(device, owner, index, vehicleClass);
     }
 
-    /// @notice Suspends a device (its days cannot be credited) or makes it active again. Suspension is a
-    /// status kept here, not a role, so nobody can renounce it.
+    /// @notice Suspends a device (nothing can be credited to it while it is suspended) or makes it active
+    /// again; days reported before or during a suspension can be credited once it is lifted. Suspension is
+    /// a status kept here, not a role, so nobody can renounce it.
     /// @dev Requires REGISTRAR_ROLE and a registered device. Emits {DeviceStatusChanged}.
     function setDeviceStatus(address device, DeviceStatus status) external onlyRole(REGISTRAR_ROLE) {
         if (status == DeviceStatus.None) revert DeviceRegistryInvalidStatus(status);
@@ -129,13 +134,17 @@ contract DeviceRegistry is AccessControlDefaultAdminRules, EIP712 {
 
     /// @notice Moves a device to a new owner when the car is sold: credits for UTC days from `fromDay` on
     /// go to `newOwner`; credits for earlier days, even if minted later, still go to the previous owner.
-    /// @dev Requires REGISTRAR_ROLE, a registered device and `fromDay` after the current owner's first day.
-    /// One past owner is remembered: days before the past owner's first day can no longer be credited.
-    /// Emits {DeviceOwnerChanged}.
+    /// @dev Requires REGISTRAR_ROLE, a registered device, a new owner, and `fromDay` no earlier than today
+    /// (by the block's clock: days already over may have been credited, and their owner cannot change)
+    /// and after the current owner's first day. One past owner is remembered: days before the past
+    /// owner's first day can no longer be credited. Emits {DeviceOwnerChanged}.
     function setDeviceOwner(address device, address newOwner, uint32 fromDay) external onlyRole(REGISTRAR_ROLE) {
         if (newOwner == address(0)) revert DeviceRegistryZeroAddress();
         uint32 index = _requireIndex(device);
         Device storage record = _devices[index];
+        if (newOwner == record.owner) revert DeviceRegistrySameOwner(device, newOwner);
+        uint256 today = block.timestamp / 1 days;
+        if (fromDay < today) revert DeviceRegistryOwnershipInThePast(device, fromDay, today);
         if (fromDay <= record.ownerSince) {
             revert DeviceRegistryOwnershipNotForward(device, fromDay, record.ownerSince);
         }
@@ -231,6 +240,7 @@ contract DeviceRegistry is AccessControlDefaultAdminRules, EIP712 {
                     report.odometerStartM,
                     report.odometerEndM,
                     report.distanceM,
+                    report.movingS,
                     report.energyWh,
                     report.fuelMl,
                     report.traceHash

@@ -39,6 +39,7 @@ def make_activity(
         market.buyAndRetire(100, [2], "Acme Bank", "Conference", 0, 0), value=market.priceOf(2, 100).call()
     )
     sender("registrar").transact(registry.setDeviceStatus(petrol.address, DeviceStatus.SUSPENDED))
-    sender("registrar").transact(registry.setDeviceOwner(ev.address, actors.buyer.address, 19_002))
+    today = int(contracts.w3.eth.get_block("latest")["timestamp"]) // 86_400
+    sender("registrar").transact(registry.setDeviceOwner(ev.address, actors.buyer.address, today))
     driver.transact(market.withdrawProceeds())
     return Activity(retirement_id=1, open_listing=2)

@@ -249,6 +249,8 @@ def test_the_protocol_fee_comes_out_of_the_sellers_proceeds_and_is_capped(
         admin.transact(contracts.market.functions.setFee(100, "0x" + "0" * 40))
     with reverts("AccessControlUnauthorizedAccount", account=actors.driver.address):
         sender("driver").transact(contracts.market.functions.setFee(100, actors.driver.address))
+    with reverts("CreditMarketInvalidFeeRecipient", recipient=contracts.deployment.market):
+        admin.transact(contracts.market.functions.setFee(100, contracts.deployment.market))
     receipt = admin.transact(contracts.market.functions.setFee(250, actors.stranger.address))
     (changed,) = contracts.market.events.FeeChanged().process_receipt(receipt, errors=DISCARD)
     assert (changed.args.feeBps, changed.args.recipient) == (250, actors.stranger.address)
@@ -278,6 +280,21 @@ def test_pausing_the_market_stops_listing_and_buying_but_not_withdrawing(
     assert contracts.balance_of(actors.driver.address) == 500 + 2900
 
 
+def test_pausing_the_token_stops_every_sale_including_buy_and_retire(
+    contracts: CreditContracts, seller: Sender, sender: SenderFor, listing: int
+) -> None:
+    sender("admin").transact(contracts.token.functions.pause())
+    price = contracts.market.functions.priceOf(listing, 1000).call()
+    with reverts("EnforcedPause"):
+        sender("buyer").transact(contracts.market.functions.buy(listing, 1000), value=price)
+    with reverts("EnforcedPause"):
+        sender("buyer").transact(
+            contracts.market.functions.buyAndRetire(1000, [listing], "Acme", "", 0, 0), value=price
+        )
+    assert contracts.market.functions.listing(listing).call()[1] == 3000
+    assert contracts.market.functions.proceedsOf(seller.address).call() == 0
+
+
 # ---------------------------------------------------------------------------------------- hostile contracts
 
 
@@ -287,8 +304,7 @@ def deploy_double(contracts: CreditContracts, sender: Sender, name: str) -> Cont
 
 
 def give_credits(contracts: CreditContracts, actors: Actors, sender: SenderFor, owner: str, grams: int) -> None:
-    device = register(contracts, actors, f"car of {owner}", actors.driver, VehicleClass.BATTERY_ELECTRIC)
-    sender("registrar").transact(contracts.registry.functions.setDeviceOwner(device.address, owner, 1))
+    device = register(contracts, actors, f"car of {owner}", owner, VehicleClass.BATTERY_ELECTRIC)
     issue(contracts, sender("oracle"), 19_000, (device.address, grams))
 
 

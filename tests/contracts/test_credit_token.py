@@ -9,7 +9,7 @@ from contracts.client import CreditContracts, DeviceStatus, VehicleClass, pack_c
 from oracle.device import DeviceSigner
 from oracle.merkle import CreditClaim, MerkleTree
 from oracle.methodology import DailyFigures
-from tests.conftest import Actors, SenderFor, register
+from tests.conftest import Actors, SenderFor, chain_today, register
 from tests.helpers import issue, reverts
 
 DAY = 19_000
@@ -145,13 +145,22 @@ def test_a_suspended_device_cannot_be_credited(
 
 
 def test_credits_can_never_be_minted_to_the_token_or_the_market(
-    contracts: CreditContracts, oracle: Sender, sender: SenderFor, ev_device: DeviceSigner
+    contracts: CreditContracts, actors: Actors, oracle: Sender
 ) -> None:
-    set_owner = contracts.registry.functions.setDeviceOwner
-    for day, owner in ((DAY, contracts.deployment.token), (DAY + 1, contracts.deployment.market)):
-        sender("registrar").transact(set_owner(ev_device.address, owner, day))
-        with reverts("CreditTokenInvalidRecipient", owner=owner):
+    for place in (contracts.deployment.token, contracts.deployment.market):
+        device = register(contracts, actors, f"owned by {place}", place, VehicleClass.BATTERY_ELECTRIC)
+        with reverts("CreditTokenInvalidRecipient", owner=place):
+            issue(contracts, oracle, DAY, (device.address, 1750))
+
+
+def test_a_day_is_credited_only_once_it_is_over(
+    contracts: CreditContracts, oracle: Sender, ev_device: DeviceSigner
+) -> None:
+    today = chain_today(contracts)
+    for day in (today, today + 1, 2**32 - 1):
+        with reverts("CreditTokenDayNotEnded", day=day, today=today):
             issue(contracts, oracle, day, (ev_device.address, 1750))
+    issue(contracts, oracle, today - 1, (ev_device.address, 1750))
 
 
 def test_the_rate_limit_caps_what_all_batches_issue_in_a_period(
@@ -176,22 +185,23 @@ def test_the_rate_limit_caps_what_all_batches_issue_in_a_period(
 def test_methodologies_are_registered_once_by_the_admin(
     contracts: CreditContracts, sender: SenderFor, actors: Actors
 ) -> None:
-    register_v2 = contracts.token.functions.registerMethodology(2, keccak(text="v2"), 5000, "gtc:methodology/v2.json")
+    # Versions 1 and 2 were published at deployment.
+    register_v3 = contracts.token.functions.registerMethodology(3, keccak(text="v3"), 5000, "gtc:methodology/v3.json")
     admin_role = contracts.role(contracts.token, "DEFAULT_ADMIN_ROLE")
     with reverts("AccessControlUnauthorizedAccount", account=actors.oracle.address, neededRole=admin_role):
-        sender("oracle").transact(register_v2)
-    sender("admin").transact(register_v2)
-    assert contracts.token.functions.methodology(2).call() == (keccak(text="v2"), 5000, True, "gtc:methodology/v2.json")
-    with reverts("CreditTokenMethodologyExists", methodologyId=2):
-        sender("admin").transact(register_v2)
-    with reverts("CreditTokenZeroCeiling", methodologyId=3):
-        sender("admin").transact(contracts.token.functions.registerMethodology(3, keccak(text="v3"), 0, ""))
+        sender("oracle").transact(register_v3)
+    sender("admin").transact(register_v3)
+    assert contracts.token.functions.methodology(3).call() == (keccak(text="v3"), 5000, True, "gtc:methodology/v3.json")
+    with reverts("CreditTokenMethodologyExists", methodologyId=3):
+        sender("admin").transact(register_v3)
+    with reverts("CreditTokenZeroCeiling", methodologyId=4):
+        sender("admin").transact(contracts.token.functions.registerMethodology(4, keccak(text="v4"), 0, ""))
     with reverts("CreditTokenTextTooLong", length=257, maxLength=256):
-        sender("admin").transact(contracts.token.functions.registerMethodology(3, keccak(text="v3"), 1, "u" * 257))
-    with reverts("CreditTokenUnknownMethodology", methodologyId=4):
-        contracts.token.functions.methodology(4).call()
-    with reverts("CreditTokenUnknownMethodology", methodologyId=4):
-        sender("admin").transact(contracts.token.functions.setMethodologyActive(4, True))
+        sender("admin").transact(contracts.token.functions.registerMethodology(4, keccak(text="v4"), 1, "u" * 257))
+    with reverts("CreditTokenUnknownMethodology", methodologyId=5):
+        contracts.token.functions.methodology(5).call()
+    with reverts("CreditTokenUnknownMethodology", methodologyId=5):
+        sender("admin").transact(contracts.token.functions.setMethodologyActive(5, True))
 
 
 # ---------------------------------------------------------------------------------------- evidence
@@ -374,3 +384,22 @@ def test_the_token_refuses_a_zero_registry_or_rate_limit(
         sender("admin").deploy("CreditToken", ZERO, contracts.deployment.registry, 0, 1, 1)
     with reverts("CreditTokenInvalidRateLimit", maxGramsPerPeriod=1, periodSeconds=0):
         sender("admin").deploy("CreditToken", actors.admin.address, contracts.deployment.registry, 0, 1, 0)
+
+
+def test_changing_the_rate_limit_period_never_forgets_what_was_issued(
+    contracts: CreditContracts, oracle: Sender, sender: SenderFor, ev_device: DeviceSigner, petrol_device: DeviceSigner
+) -> None:
+    sender("admin").transact(contracts.token.functions.setMintRateLimit(2000, 86_400))
+    issue(contracts, oracle, DAY, (ev_device.address, 1750))
+    # Lengthening the period (which moves the window's start) still counts the 1750 g just issued.
+    sender("admin").transact(contracts.token.functions.setMintRateLimit(2000, 2 * 86_400))
+    with reverts("CreditTokenMintRateExceeded", requested=1750, available=250):
+        issue(contracts, oracle, DAY + 1, (ev_device.address, 1750))
+    _, _, _, issued = contracts.token.functions.mintRateLimit().call()
+    assert issued == 1750
+
+
+def test_the_market_is_named_once(contracts: CreditContracts, sender: SenderFor, actors: Actors) -> None:
+    with reverts("CreditTokenMarketAlreadySet", market=contracts.deployment.market):
+        sender("admin").transact(contracts.token.functions.setMarket(actors.stranger.address))
+    assert contracts.token.functions.market().call() == contracts.deployment.market

@@ -5,7 +5,7 @@ from web3.logs import DISCARD
 from contracts.chain import Sender
 from contracts.client import CreditContracts, DeviceRecord, DeviceStatus, VehicleClass, pack_credits, unpack_owners
 from oracle.device import DeviceSigner
-from tests.conftest import Actors, SenderFor, key
+from tests.conftest import Actors, SenderFor, chain_today, key
 from tests.helpers import issue, reverts
 
 ZERO = "0x" + "0" * 40
@@ -85,45 +85,59 @@ def test_a_device_can_be_suspended_and_reactivated(
 def test_a_sold_car_keeps_its_past_credits_with_the_seller(
     contracts: CreditContracts, actors: Actors, ev_device: DeviceSigner, sender: SenderFor
 ) -> None:
+    today = chain_today(contracts)
     receipt = sender("registrar").transact(
-        contracts.registry.functions.setDeviceOwner(ev_device.address, actors.buyer.address, 19_001)
+        contracts.registry.functions.setDeviceOwner(ev_device.address, actors.buyer.address, today)
     )
     (event,) = contracts.registry.events.DeviceOwnerChanged().process_receipt(receipt, errors=DISCARD)
     assert (event.args.previousOwner, event.args.newOwner, event.args.fromDay) == (
         actors.driver.address,
         actors.buyer.address,
-        19_001,
+        today,
     )
-    assert contracts.device(ev_device.address).owner_since == 19_001  # type: ignore[union-attr]
-    # Both days are minted after the sale: the day before it is still the seller's.
-    issue(contracts, sender("oracle"), 19_000, (ev_device.address, 1750))
-    issue(contracts, sender("oracle"), 19_001, (ev_device.address, 1000))
+    assert contracts.device(ev_device.address).owner_since == today  # type: ignore[union-attr]
+    # Yesterday, minted after the sale, is still the seller's; today, once over, is the buyer's.
+    issue(contracts, sender("oracle"), today - 1, (ev_device.address, 1750))
+    contracts.w3.testing.timeTravel(contracts.w3.eth.get_block("latest")["timestamp"] + 86_400)
+    issue(contracts, sender("oracle"), today, (ev_device.address, 1000))
     assert contracts.balance_of(actors.driver.address) == 1750
     assert contracts.balance_of(actors.buyer.address) == 1000
-    assert contracts.registry.functions.ownerOn(ev_device.address, 19_000).call() == actors.driver.address
-    assert contracts.registry.functions.ownerOn(ev_device.address, 19_001).call() == actors.buyer.address
+    assert contracts.registry.functions.ownerOn(ev_device.address, today - 1).call() == actors.driver.address
+    assert contracts.registry.functions.ownerOn(ev_device.address, today).call() == actors.buyer.address
+
+
+def test_a_sale_cannot_rewrite_days_already_over(
+    contracts: CreditContracts, actors: Actors, ev_device: DeviceSigner, sender: SenderFor
+) -> None:
+    today = chain_today(contracts)
+    set_owner = contracts.registry.functions.setDeviceOwner
+    with reverts("DeviceRegistryOwnershipInThePast", device=ev_device.address, fromDay=today - 1, today=today):
+        sender("registrar").transact(set_owner(ev_device.address, actors.buyer.address, today - 1))
+    with reverts("DeviceRegistrySameOwner", device=ev_device.address, owner=actors.driver.address):
+        sender("registrar").transact(set_owner(ev_device.address, actors.driver.address, today))
 
 
 def test_ownership_only_moves_forward_and_one_past_owner_is_remembered(
     contracts: CreditContracts, actors: Actors, ev_device: DeviceSigner, sender: SenderFor
 ) -> None:
+    today = chain_today(contracts)
     set_owner = contracts.registry.functions.setDeviceOwner
     registrar = sender("registrar")
     with reverts("DeviceRegistryZeroAddress"):
-        registrar.transact(set_owner(ev_device.address, ZERO, 10))
-    with reverts("DeviceRegistryOwnershipNotForward", device=ev_device.address, fromDay=0, currentOwnerSince=0):
-        registrar.transact(set_owner(ev_device.address, actors.buyer.address, 0))
-    registrar.transact(set_owner(ev_device.address, actors.buyer.address, 10))
-    with reverts("DeviceRegistryOwnershipNotForward", device=ev_device.address, fromDay=10, currentOwnerSince=10):
-        registrar.transact(set_owner(ev_device.address, actors.stranger.address, 10))
-    registrar.transact(set_owner(ev_device.address, actors.stranger.address, 20))
-    # Days 10..19 are the buyer's, from 20 the stranger's; the first owner's days 0..9 are forgotten,
-    # so they can no longer be minted (the oracle holds such a claim for an operator).
-    assert contracts.registry.functions.ownerOn(ev_device.address, 15).call() == actors.buyer.address
-    with reverts("DeviceRegistryNoOwnerOnDay", device=ev_device.address, day=9):
-        contracts.registry.functions.ownerOn(ev_device.address, 9).call()
-    with reverts("DeviceRegistryNoOwnerOnDay", device=ev_device.address, day=9):
-        issue(contracts, sender("oracle"), 9, (ev_device.address, 1))
+        registrar.transact(set_owner(ev_device.address, ZERO, today))
+    registrar.transact(set_owner(ev_device.address, actors.buyer.address, today + 10))
+    with reverts(
+        "DeviceRegistryOwnershipNotForward", device=ev_device.address, fromDay=today + 10, currentOwnerSince=today + 10
+    ):
+        registrar.transact(set_owner(ev_device.address, actors.stranger.address, today + 10))
+    registrar.transact(set_owner(ev_device.address, actors.stranger.address, today + 20))
+    # Days today+10..today+19 are the buyer's, from today+20 the stranger's; the first owner's days before
+    # today+10 are forgotten, so they can no longer be minted (the oracle holds such a claim).
+    assert contracts.registry.functions.ownerOn(ev_device.address, today + 15).call() == actors.buyer.address
+    with reverts("DeviceRegistryNoOwnerOnDay", device=ev_device.address, day=today - 1):
+        contracts.registry.functions.ownerOn(ev_device.address, today - 1).call()
+    with reverts("DeviceRegistryNoOwnerOnDay", device=ev_device.address, day=today - 1):
+        issue(contracts, sender("oracle"), today - 1, (ev_device.address, 1))
 
 
 def test_unknown_devices_revert_everywhere(contracts: CreditContracts, actors: Actors, sender: SenderFor) -> None:
@@ -133,7 +147,8 @@ def test_unknown_devices_revert_everywhere(contracts: CreditContracts, actors: A
     with reverts("DeviceRegistryUnknownDevice", device=unknown):
         sender("registrar").transact(contracts.registry.functions.setDeviceStatus(unknown, DeviceStatus.SUSPENDED))
     with reverts("DeviceRegistryUnknownDevice", device=unknown):
-        sender("registrar").transact(contracts.registry.functions.setDeviceOwner(unknown, actors.driver.address, 1))
+        owner_change = contracts.registry.functions.setDeviceOwner(unknown, actors.driver.address, 2**32 - 1)
+        sender("registrar").transact(owner_change)
     with reverts("DeviceRegistryUnknownDevice", device=unknown):
         contracts.registry.functions.ownerOn(unknown, 1).call()
     assert contracts.device(unknown) is None

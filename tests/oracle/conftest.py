@@ -34,15 +34,16 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Oracle
 @pytest.fixture
 def oracle(contracts: CreditContracts, store: OracleStore, methodology: DailyFigures) -> Oracle:
     """An oracle whose clock reads 06:00 UTC on TODAY."""
-    return Oracle(store, contracts, methodology, clock=clock_at(TODAY))
+    return Oracle(store, contracts, [methodology], clock=clock_at(TODAY))
 
 
 def daily(
     device: DeviceSigner, day: int = TODAY - 1, sequence: int = 1, start_m: int = 0, **fields: int
 ) -> DailyReport:
-    """A plausible EV driving day: 40 km on 4 kWh, unless fields say otherwise."""
+    """A plausible EV driving day: 40 km in an hour on 4 kWh, unless fields say otherwise."""
     distance = fields.pop("distance_m", 40_000)
-    values = {"energy_wh": 4_000, "fuel_ml": 0, "odometer_end_m": start_m + distance} | fields
+    moving = 3_600 if distance else 0
+    values = {"energy_wh": 4_000, "fuel_ml": 0, "moving_s": moving, "odometer_end_m": start_m + distance} | fields
     return DailyReport(
         device=device.address,
         day=day,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlmodel import col, select
@@ -9,7 +10,7 @@ from web3.logs import DISCARD
 from contracts.chain import Sender
 from contracts.client import CreditContracts, DeviceStatus
 from oracle.device import DeviceSigner
-from oracle.minter import Minter, MinterBusy, MintingBlocked, batch_tree
+from oracle.minter import BatchPolicy, Minter, MinterBusy, MintingBlocked, batch_tree
 from oracle.report import ReportDomain
 from oracle.service import Oracle
 from oracle.store import BatchStatus, Claim, ClaimStatus, MintBatch, OracleStore
@@ -24,7 +25,7 @@ class Crash(Exception):
 
 @pytest.fixture
 def minter(contracts: CreditContracts, store: OracleStore, sender: SenderFor) -> Minter:
-    return Minter(store, contracts, sender("oracle"), batch_size=2)
+    return Minter(store, contracts, sender("oracle"), BatchPolicy(size=2))
 
 
 @pytest.fixture
@@ -119,7 +120,7 @@ def test_a_crash_between_storing_and_broadcasting_sends_the_same_transaction_onc
     monkeypatch: pytest.MonkeyPatch,
     three_claims: list[str],
 ) -> None:
-    monkeypatch.setattr(Sender, "send", _crash)
+    monkeypatch.setattr(Sender, "broadcast", _crash)
     with pytest.raises(Crash):
         minter.run()
     (stored,) = batches(store)
@@ -202,9 +203,22 @@ def test_without_the_oracle_role_minting_stops_and_claims_stay_pending(
     assert contracts.supply().issued == 0
 
 
-def test_batch_size_must_be_positive(contracts: CreditContracts, store: OracleStore, sender: SenderFor) -> None:
-    with pytest.raises(ValueError, match="at least 1"):
-        Minter(store, contracts, sender("oracle"), batch_size=0)
+def test_a_batch_policy_needs_room_for_a_claim() -> None:
+    with pytest.raises(ValueError, match="at least 1 claim"):
+        BatchPolicy(size=0)
+
+
+def test_without_flush_only_full_or_old_groups_are_minted(
+    store: OracleStore, contracts: CreditContracts, sender: SenderFor, three_claims: list[str]
+) -> None:
+    # The first day has 2 claims, the second 1: with batches of 2, only the first is due.
+    waiting = Minter(store, contracts, sender("oracle"), BatchPolicy(size=2, max_age=timedelta(hours=1)))
+    assert [(r.claims, r.day) for r in waiting.run(flush=False)] == [(2, TODAY - 2)]
+    assert claim_states(store).count(ClaimStatus.PENDING) == 1
+    # Once the oldest pending claim has waited long enough, its group is due however small.
+    impatient = Minter(store, contracts, sender("oracle"), BatchPolicy(size=2, max_age=timedelta(0)))
+    assert [(r.claims, r.day) for r in impatient.run(flush=False)] == [(1, TODAY - 1)]
+    assert claim_states(store) == [ClaimStatus.MINTED] * 3
 
 
 def _crash(*_args: object, **_kwargs: object) -> None:
@@ -220,7 +234,7 @@ def test_a_batch_whose_nonce_another_transaction_took_is_failed_and_its_claims_m
     monkeypatch: pytest.MonkeyPatch,
     three_claims: list[str],
 ) -> None:
-    monkeypatch.setattr(Sender, "send", _crash)
+    monkeypatch.setattr(Sender, "broadcast", _crash)
     with pytest.raises(Crash):
         minter.run()
     monkeypatch.undo()
@@ -239,7 +253,7 @@ def test_a_batch_whose_nonce_another_transaction_took_is_failed_and_its_claims_m
 def test_only_one_minter_runs_at_a_time(
     minter: Minter, store: OracleStore, contracts: CreditContracts, sender: SenderFor, three_claims: list[str]
 ) -> None:
-    other = Minter(store, contracts, sender("oracle"), batch_size=2)
+    other = Minter(store, contracts, sender("oracle"), BatchPolicy(size=2))
     assert store.take_lease(other.holder, seconds=60)
     with pytest.raises(MinterBusy):
         minter.run()
@@ -254,7 +268,7 @@ def test_only_one_minter_runs_at_a_time(
 def test_concurrent_runs_never_record_a_grams_twice(
     store: OracleStore, contracts: CreditContracts, sender: SenderFor, three_claims: list[str]
 ) -> None:
-    minters = [Minter(store, contracts, sender("oracle"), batch_size=2) for _ in range(4)]
+    minters = [Minter(store, contracts, sender("oracle"), BatchPolicy(size=2)) for _ in range(4)]
     outcomes: list[object] = []
 
     def run(minter: Minter) -> None:
@@ -268,7 +282,7 @@ def test_concurrent_runs_never_record_a_grams_twice(
         thread.start()
     for thread in threads:
         thread.join()
-    Minter(store, contracts, sender("oracle"), batch_size=2).run()  # what the losers of the race left
+    Minter(store, contracts, sender("oracle"), BatchPolicy(size=2)).run()  # what the losers of the race left
     assert claim_states(store) == [ClaimStatus.MINTED] * 3
     confirmed = [b for b in batches(store) if b.status is BatchStatus.CONFIRMED]
     assert sum(b.grams for b in confirmed) == contracts.supply().issued == 1750 * 2 + 2580

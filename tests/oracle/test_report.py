@@ -21,11 +21,12 @@ VECTOR_REPORT = DailyReport(
     odometer_start_m=1_000,
     odometer_end_m=50_611,
     distance_m=49_611,
+    moving_s=5_400,
     energy_wh=4_425,
     fuel_ml=0,
     trace_hash=keccak(text="trace"),
 )
-VECTOR_DIGEST = "0xf72110dfb5914a34376de7219a9f90966d965f19e433ce7737a98ea1f0d95083"
+VECTOR_DIGEST = "0xedd742d6f9ad76dee7f9a6bcbde65344f2a576c5f04c3bb56d9e50fe7bad4878"
 """The digest of VECTOR_REPORT in VECTOR_DOMAIN: a fixed point for any other implementation."""
 
 
@@ -38,8 +39,8 @@ def eth_account_digest(report: DailyReport, domain: ReportDomain) -> bytes:
 def sample_reports(device: str) -> list[DailyReport]:
     return [
         VECTOR_REPORT.replace(device=device),
-        DailyReport(device, 0, 0, 0, 0, 0, 0, 0, bytes(32)),
-        DailyReport(device, 2**32 - 1, MAX64, MAX64, MAX64, MAX64, MAX64, MAX64, b"\xff" * 32),
+        DailyReport(device, 0, 0, 0, 0, 0, 0, 0, 0, bytes(32)),
+        DailyReport(device, 2**32 - 1, MAX64, MAX64, MAX64, MAX64, 2**32 - 1, MAX64, MAX64, b"\xff" * 32),
     ]
 
 

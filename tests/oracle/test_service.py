@@ -8,10 +8,10 @@ from sqlmodel import col, select
 
 from contracts.client import CreditContracts, DeviceStatus, VehicleClass
 from oracle.device import DeviceSigner
-from oracle.methodology import DailyFigures
+from oracle.methodology import DailyFigures, load
 from oracle.report import ReportDomain, SignedReport
 from oracle.service import Decision, Oracle
-from oracle.store import Claim, OracleStore, ReportRecord, ReportStatus
+from oracle.store import Claim, ClaimStatus, OracleStore, ReportRecord, ReportStatus
 from tests.conftest import TODAY, Actors, SenderFor, clock_at, key, register
 from tests.oracle.conftest import daily
 
@@ -85,9 +85,9 @@ def test_a_rejected_report_is_judged_afresh_when_sent_again(
     domain: ReportDomain,
 ) -> None:
     signed = ev_device.sign(daily(ev_device, day=TODAY), domain)
-    early = Oracle(store, contracts, methodology, clock=clock_at(TODAY, hour=23)).ingest(signed)
+    early = Oracle(store, contracts, [methodology], clock=clock_at(TODAY, hour=23)).ingest(signed)
     assert early.code == "DAY_NOT_ENDED"
-    later = Oracle(store, contracts, methodology, clock=clock_at(TODAY + 1)).ingest(signed)
+    later = Oracle(store, contracts, [methodology], clock=clock_at(TODAY + 1)).ingest(signed)
     assert (later.status, later.duplicate) == (ReportStatus.ACCEPTED, False)
     assert [r.code for r in store.reports()] == ["DAY_NOT_ENDED", "ACCEPTED"]
 
@@ -179,15 +179,35 @@ def test_content_rejections_reach_the_driver_with_their_code(
 def test_a_rejected_report_never_moves_the_odometer_baseline(
     oracle: Oracle, ev_device: DeviceSigner, domain: ReportDomain
 ) -> None:
-    oracle.ingest(ev_device.sign(daily(ev_device, day=TODAY - 3, sequence=1), domain))  # odometer now 40 km
-    # A report claiming the odometer jumped to 900 km is refused ...
-    bad = daily(ev_device, day=TODAY - 2, sequence=2, start_m=900_000)
-    assert rejection(oracle, ev_device.sign(bad, domain))[0] == "ODOMETER_GAP"
-    # ... and the next honest report still continues from 40 km.
-    good = daily(ev_device, day=TODAY - 2, sequence=2, start_m=40_000)
+    oracle.ingest(ev_device.sign(daily(ev_device, day=TODAY - 4, sequence=1), domain))  # odometer now 40 km
+    # Refused reports, however wrong, leave the baseline where it was ...
+    for bad in (
+        daily(ev_device, day=TODAY - 3, sequence=2, start_m=0),  # rolled back
+        daily(ev_device, day=TODAY + 9, sequence=2, start_m=40_000),  # far future
+        daily(ev_device, day=0, sequence=2, start_m=40_000),  # epoch zero
+        daily(ev_device, day=TODAY - 3, sequence=2, start_m=40_000, moving_s=60),  # 2,400 km/h
+    ):
+        assert oracle.ingest(ev_device.sign(bad, domain)).status is ReportStatus.REJECTED
+    # ... so the next honest report continues from 40 km.
+    good = daily(ev_device, day=TODAY - 3, sequence=2, start_m=40_000)
     assert oracle.ingest(ev_device.sign(good, domain)).status is ReportStatus.ACCEPTED
-    rollback = daily(ev_device, day=TODAY - 1, sequence=3, start_m=0)
-    assert rejection(oracle, ev_device.sign(rollback, domain))[0] == "ODOMETER_ROLLBACK"
+
+
+def test_an_odometer_gap_is_accepted_flagged_and_casts_doubt_on_the_car_free_day_before_it(
+    oracle: Oracle, store: OracleStore, petrol_device: DeviceSigner, domain: ReportDomain
+) -> None:
+    car_free = daily(petrol_device, day=TODAY - 3, sequence=1, start_m=10_000, distance_m=0, energy_wh=0)
+    assert oracle.ingest(petrol_device.sign(car_free, domain)).grams == 2580
+    # The next report starts 35 km further: the car moved after the "car-free" day's report.
+    later = daily(petrol_device, day=TODAY - 2, sequence=2, start_m=45_000, energy_wh=0, fuel_ml=3_000)
+    decision = oracle.ingest(petrol_device.sign(later, domain))
+    assert (decision.status, decision.flags) == (ReportStatus.ACCEPTED, ["ODOMETER_GAP"])
+    (claim,) = claims(store)
+    assert (claim.day, claim.status) == (TODAY - 3, ClaimStatus.HELD)
+    assert claim.note == "the odometer moved after this day"
+    # A lost report does not block the device: the one after the gap is the new baseline.
+    after = daily(petrol_device, day=TODAY - 1, sequence=3, start_m=85_000, energy_wh=0, fuel_ml=3_000)
+    assert oracle.ingest(petrol_device.sign(after, domain)).flags == []
 
 
 def test_order_and_sequence_are_enforced_per_device(
@@ -205,7 +225,23 @@ def test_a_vehicle_the_methodology_does_not_cover_is_refused(
 ) -> None:
     hybrid = register(contracts, actors, "hybrid", actors.driver, VehicleClass.OTHER)
     code, message = rejection(oracle, hybrid.sign(daily(hybrid, energy_wh=0, fuel_ml=900), domain))
-    assert (code, message) == ("VEHICLE_NOT_ELIGIBLE", "methodology v1 (1.0.0) credits no other vehicles")
+    assert (code, message) == ("VEHICLE_NOT_ELIGIBLE", "no methodology in use (v1 (1.0.0)) credits other vehicles")
+
+
+def test_each_claim_records_the_methodology_that_produced_it(
+    contracts: CreditContracts,
+    store: OracleStore,
+    methodology: DailyFigures,
+    ev_device: DeviceSigner,
+    petrol_device: DeviceSigner,
+    domain: ReportDomain,
+) -> None:
+    oracle = Oracle(store, contracts, [load(2), methodology], clock=clock_at(TODAY))
+    ev = oracle.ingest(ev_device.sign(daily(ev_device), domain))  # 40 km on 4 kWh
+    petrol = oracle.ingest(petrol_device.sign(daily(petrol_device, distance_m=0, energy_wh=0), domain))
+    assert (ev.methodology_id, ev.rule, ev.grams) == (2, "EV_DISTANCE", 4_694 - 2_605)
+    assert (petrol.methodology_id, petrol.rule, petrol.grams) == (1, "CAR_FREE_DAY", 2580)
+    assert sorted((claim.methodology_id, claim.grams) for claim in claims(store)) == [(1, 2580), (2, 2089)]
 
 
 def _race(oracle: Oracle, *reports: SignedReport) -> list[Decision]:
@@ -232,7 +268,7 @@ def test_two_reports_for_one_device_day_at_once_are_one_acceptance_and_one_confl
     ev_device: DeviceSigner,
     domain: ReportDomain,
 ) -> None:
-    oracle = Oracle(any_store, contracts, methodology, clock=clock_at(TODAY))
+    oracle = Oracle(any_store, contracts, [methodology], clock=clock_at(TODAY))
     for round_ in range(4):
         day, sequence, start = TODAY - 8 + 2 * round_, 2 * round_ + 1, round_ * 80_000
         first = ev_device.sign(daily(ev_device, day=day, sequence=sequence, start_m=start), domain)
@@ -253,7 +289,7 @@ def test_two_days_of_one_device_at_once_cannot_both_continue_the_same_odometer(
     petrol_device: DeviceSigner,
     domain: ReportDomain,
 ) -> None:
-    oracle = Oracle(any_store, contracts, methodology, clock=clock_at(TODAY))
+    oracle = Oracle(any_store, contracts, [methodology], clock=clock_at(TODAY))
     oracle.ingest(petrol_device.sign(daily(petrol_device, day=TODAY - 3, energy_wh=0, fuel_ml=900), domain))
     driven = daily(petrol_device, day=TODAY - 2, sequence=2, start_m=40_000, energy_wh=0, fuel_ml=5_000)
     # The next day claims "car-free" from the same odometer reading, as if the drive never happened.
@@ -266,7 +302,7 @@ def test_two_days_of_one_device_at_once_cannot_both_continue_the_same_odometer(
 def test_one_accepted_report_per_device_day_is_also_a_database_constraint(
     any_store: OracleStore, oracle: Oracle, ev_device: DeviceSigner, domain: ReportDomain
 ) -> None:
-    decision = Oracle(any_store, oracle.contracts, oracle.methodology, clock=oracle.clock).ingest(
+    decision = Oracle(any_store, oracle.contracts, oracle.methodologies, clock=oracle.clock).ingest(
         ev_device.sign(daily(ev_device), domain)
     )
     with any_store.session() as session:

@@ -121,3 +121,15 @@ def test_a_badly_named_trip_file_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=re.escape("Trip_one.csv: expected a name like T1_03_29_2021.csv")):
         load_twizy(tmp_path)
     assert daily_reports(VehicleLog(load_twizy(SAMPLE_DIR).vehicle, []), DEVICE) == []
+
+
+def test_moving_time_counts_the_intervals_in_which_the_car_moved(twizy: VehicleLog, ved: dict[str, VehicleLog]) -> None:
+    first = twizy.days[0]  # T1: 11:13:45-12:56:53 with stops
+    assert 0 < first.moving_s < 6_189
+    average_kmh = first.distance_m / first.moving_s * 3.6
+    assert 25 < average_kmh < 60  # urban driving with a ring road
+    for log in ved.values():
+        for trace in log.days:
+            assert trace.distance_m / trace.moving_s * 3.6 < 130
+    reports = daily_reports(ved["ved-370"], DEVICE)
+    assert [r.moving_s > 0 for r in reports] == [True, False, False, False, True]

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eth_abi import encode as abi_encode
-from eth_utils import keccak
+from contracts.hashing import address_word, keccak, uint_word
 
 
 @dataclass(frozen=True)
@@ -27,9 +26,17 @@ class CreditClaim:
     report_digest: bytes
 
     def leaf(self) -> bytes:
-        encoded = abi_encode(
-            ["address", "uint32", "address", "uint256", "bytes32"],
-            [self.device, self.day, self.owner, self.grams, self.report_digest],
+        """keccak256(keccak256(abi.encode(device, day, owner, grams, reportDigest))): five static words."""
+        if len(self.report_digest) != 32:
+            raise ValueError(f"a report digest is 32 bytes, not {len(self.report_digest)}")
+        encoded = b"".join(
+            (
+                address_word(self.device),
+                uint_word(self.day),
+                address_word(self.owner),
+                uint_word(self.grams),
+                self.report_digest,
+            )
         )
         return keccak(keccak(encoded))
 

@@ -26,6 +26,8 @@ from oracle.errors import VehicleNotEligible
 from oracle.report import DailyReport
 
 METHODOLOGY_DIR = Path(__file__).with_name("methodologies")
+CAR_FREE_DAY = "CAR_FREE_DAY"
+"""The rule of a petrol car's day without driving: a later odometer gap puts such a claim in doubt."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ class DailyFigures(Methodology):
             if travelled_m > 0 or report.fuel_ml > 0 or report.moving_s > 0:
                 return Assessment(0, "PETROL_USED", "petrol car used: no saving to credit")
             grams = self.params["reference_petrol_car_g_per_day"]
-            return Assessment(grams, "CAR_FREE_DAY", f"petrol car not used all day: {grams} g CO2e avoided")
+            return Assessment(grams, CAR_FREE_DAY, f"petrol car not used all day: {grams} g CO2e avoided")
         raise VehicleNotEligible(vehicle_class.name.lower().replace("_", "-"), self.label)
 
 

@@ -15,26 +15,26 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
+from eth_utils import to_checksum_address
 from hexbytes import HexBytes
-from sqlalchemy import func
 from sqlmodel import Session, col, select
+from web3.contract.contract import ContractFunction
 from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from contracts.chain import ContractRevert, Sender, SignedCall, TransactionReverted
-from contracts.client import CreditContracts, pack_credits
+from contracts.chain import ContractRevert, Sender, SignedCall, TransactionReverted, decoded_reverts
+from contracts.client import CreditContracts
+from oracle.batching import BatchPlanner, BatchPolicy, ClaimLike, Group, MintingBlocked, PlannedBatch, named_by, packed
 from oracle.errors import OracleError
 from oracle.faults import crash_point
-from oracle.merkle import CreditClaim, MerkleTree
 from oracle.store import BatchStatus, Claim, ClaimStatus, MintBatch, OracleStore, utc_now
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 200
 LEASE_SECONDS = 60
 """How long a minter may go silent before another may take over (after a crash, the restarted minter
 waits this long); renewed before every batch."""
@@ -42,11 +42,6 @@ waits this long); renewed before every batch."""
 
 class MinterBusy(OracleError):
     """Another minter holds the store's lease: only one may allocate the oracle account's nonces."""
-
-
-class MintingBlocked(OracleError):
-    """The chain refuses the whole batch for a reason no claim explains (a missing role, an inactive
-    methodology): an operator must act. The claims stay pending."""
 
 
 @dataclass(frozen=True)
@@ -60,29 +55,22 @@ class MintResult:
     gas_used: int
 
 
-@dataclass(frozen=True)
-class BatchPolicy:
-    """When pending claims of one methodology and day are worth a transaction: once there are `size`
-    of them, or once the oldest has waited `max_age`; `run(flush=True)` mints whatever pends."""
-
-    size: int = DEFAULT_BATCH_SIZE
-    max_age: timedelta = timedelta(hours=1)
-
-    def __post_init__(self) -> None:
-        if self.size < 1:
-            raise ValueError("a batch holds at least 1 claim")
-
-
 class Minter:
     """Turns pending claims into CreditToken.issueCredits transactions signed by the oracle's key."""
 
     def __init__(
-        self, store: OracleStore, contracts: CreditContracts, sender: Sender, policy: BatchPolicy | None = None
+        self,
+        store: OracleStore,
+        contracts: CreditContracts,
+        sender: Sender,
+        policy: BatchPolicy | None = None,
+        lease_seconds: int = LEASE_SECONDS,
     ) -> None:
         self.store = store
         self.contracts = contracts
         self.sender = sender
-        self.policy = policy or BatchPolicy()
+        self.lease_seconds = lease_seconds
+        self.planner = BatchPlanner(store, contracts, policy or BatchPolicy())
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def run(self, *, flush: bool = True) -> list[MintResult]:
@@ -92,64 +80,63 @@ class Minter:
         self._renew_lease()
         try:
             results = self.reconcile()
-            while (batch_id := self._prepare_batch(flush)) is not None:
-                result = self._sign_and_send(batch_id)
-                if result is not None:
-                    results.append(result)
-                self._renew_lease()
+            with self.store.session() as session:
+                groups = self.planner.due_groups(session, flush=flush)
+            for group in groups:
+                while (batch_id := self._prepare_batch(group)) is not None:
+                    result = self._sign_and_send(batch_id)
+                    if result is not None:
+                        results.append(result)
+                    self._renew_lease()
             return results
         finally:
             self.store.release_lease(self.holder)
 
     def _renew_lease(self) -> None:
-        if not self.store.take_lease(self.holder, LEASE_SECONDS):
+        if not self.store.take_lease(self.holder, self.lease_seconds):
             raise MinterBusy("another minter is running on this store; only one may allocate nonces")
 
     # -- steps ------------------------------------------------------------------------------------
 
-    def _prepare_batch(self, flush: bool) -> int | None:
-        """Write a batch of up to `policy.size` pending claims of one methodology and one day, with the
-        owners the registry credits and the Merkle root of the claims; None if no group is due."""
-        while True:
-            with self.store.session() as session:
-                claims = _next_group(session, self.policy, flush)
-                if not claims:
-                    return None
-                try:
-                    owners = self.contracts.credit_recipients(claims[0].day, _packed(claims))
-                except ContractRevert as revert:
-                    self._hold_named(session, claims, revert)
-                    continue  # the claims it named are held; batch the others
-                tree = MerkleTree([_evidence(claim, owner).leaf() for claim, owner in zip(claims, owners, strict=True)])
+    def _prepare_batch(self, group: Group) -> int | None:
+        """Write a batch of the group's next pending claims, with the owners the registry credits and the
+        Merkle root of the claims; hold the claims the registry refuses. None when none pend."""
+        with self.store.session() as session:
+            while claims := self.planner.pending(session, group):
+                planned, refusals = self.planner.plan(claims)
+                for refusal in refusals:
+                    self._hold(session, refusal.claims, refusal.revert)
+                if planned is None:
+                    session.commit()
+                    continue
                 batch = MintBatch(
-                    methodology_id=claims[0].methodology_id,
-                    day=claims[0].day,
-                    evidence_root="0x" + tree.root.hex(),
-                    claims=len(claims),
-                    grams=sum(claim.grams for claim in claims),
+                    methodology_id=planned.methodology_id,
+                    day=planned.day,
+                    evidence_root="0x" + planned.tree.root.hex(),
+                    claims=len(planned.claims),
+                    grams=planned.grams,
                 )
                 session.add(batch)
                 session.flush()
-                for claim, owner in zip(claims, owners, strict=True):
-                    claim.status = ClaimStatus.BATCHED
-                    claim.batch_id = batch.id
-                    claim.owner = owner
+                assert batch.id is not None
+                owners = {claim.id: owner for claim, owner in zip(planned.claims, planned.owners, strict=True)}
+                self.store.batch_claims(session, batch.id, owners)
                 session.commit()
                 crash_point("batch-prepared")
                 return batch.id
+            return None
 
     def _sign_and_send(self, batch_id: int) -> MintResult | None:
         with self.store.session() as session:
             batch = session.get_one(MintBatch, batch_id)
             claims = _claims_of(session, batch_id)
-            call = self.contracts.token.functions.issueCredits(
-                batch.methodology_id, batch.day, HexBytes(batch.evidence_root), _packed(claims)
-            )
+            call = issue_call(self.contracts, batch.methodology_id, batch.day, batch.evidence_root, packed(claims))
             try:
                 signed = self.sender.sign(call)
             except ContractRevert as revert:
+                named = named_by(revert, claims)  # before failing the batch forgets the claims' owners
                 self._fail_batch(session, batch, claims, str(revert))
-                self._hold_named(session, claims, revert)
+                self._hold_named(session, named, revert)
                 return None
             batch.status = BatchStatus.SENT
             batch.nonce = signed.nonce
@@ -180,27 +167,20 @@ class Minter:
             claim.status = ClaimStatus.PENDING
         session.commit()
 
-    @staticmethod
-    def _hold_named(session: Session, claims: list[Claim], revert: ContractRevert) -> None:
-        """The chain refused the batch. Hold the claims its error names (by device, device index or
-        owner) for an operator, so the others can be minted; if it names none, stop: the problem is not
-        in the claims (a missing role, an inactive methodology, the rate limit)."""
-        args = revert.args_by_name
-        index = args.get("deviceIndex", args.get("index"))
-        named = [
-            claim
-            for claim in claims
-            if (index is not None and claim.device_index == index)
-            or claim.device == args.get("device")
-            or (claim.owner is not None and claim.owner == args.get("owner"))
-        ]
-        for claim in named:
-            claim.status = ClaimStatus.HELD
-            claim.note = f"refused by the chain: {revert}"
-            log.warning("holding claim %s (%s, day %s): %s", claim.id, claim.device, claim.day, revert)
+    def _hold_named(self, session: Session, named: list[Claim], revert: ContractRevert) -> None:
+        """The chain refused the batch. Hold the claims its error names for an operator, so the others can
+        be minted; if it names none, stop: the problem is not in the claims (a missing role, an inactive
+        methodology, the rate limit)."""
+        self._hold(session, named, revert)
         session.commit()
         if not named:
             raise MintingBlocked(f"the token refuses to mint: {revert}")
+
+    def _hold(self, session: Session, claims: Sequence[ClaimLike], revert: ContractRevert) -> None:
+        for claim in claims:
+            log.warning("holding the claim of %s for day %s: %s", claim.device, claim.day, revert)
+        ids = [claim.id for claim in claims if claim.id is not None]
+        self.store.hold_claims(session, ids, f"refused by the chain: {revert}")
 
     def _confirm(self, batch_id: int, receipt: TxReceipt) -> MintResult:
         issued = self.contracts.token.events.CreditsIssued().process_receipt(receipt, errors=DISCARD)
@@ -279,42 +259,24 @@ class Minter:
             return None
 
 
-def _next_group(session: Session, policy: BatchPolicy, flush: bool) -> list[Claim]:
-    """The pending claims of the oldest (methodology, day) group that is due, in device order, at most
-    `policy.size` of them; none if no group is due."""
-    pending = Claim.status == ClaimStatus.PENDING
-    groups = session.exec(
-        select(Claim.methodology_id, Claim.day, func.count(), func.min(Claim.accepted_at))
-        .where(pending)
-        .group_by(col(Claim.methodology_id), col(Claim.day))
-        .order_by(func.min(Claim.id))
-    ).all()
-    due_before = utc_now() - policy.max_age
-    for methodology_id, day, count, oldest in groups:
-        if flush or count >= policy.size or _aware(oldest) <= due_before:
-            group = select(Claim).where(pending, Claim.methodology_id == methodology_id, Claim.day == day)
-            return list(session.exec(group.order_by(col(Claim.device_index)).limit(policy.size)))
-    return []
+def issue_call(
+    contracts: CreditContracts, methodology_id: int, day: int, root: str, credits: bytes
+) -> ContractFunction:
+    """CreditToken.issueCredits for one batch."""
+    return contracts.token.functions.issueCredits(methodology_id, day, HexBytes(root), credits)
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns datetimes without their zone; the store writes UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def simulate_mint(contracts: CreditContracts, account: str, batch: PlannedBatch) -> ContractRevert | None:
+    """Static-call a planned batch's mint from `account`: None if the token would accept it, else why not."""
+    call = issue_call(contracts, batch.methodology_id, batch.day, "0x" + batch.tree.root.hex(), batch.credits)
+    try:
+        with decoded_reverts():
+            call.call({"from": to_checksum_address(account)})
+    except ContractRevert as revert:
+        return revert
+    return None
 
 
 def _claims_of(session: Session, batch_id: int) -> list[Claim]:
     """A batch's claims in device-index order: the order of its credits and of its Merkle leaves."""
     return list(session.exec(select(Claim).where(Claim.batch_id == batch_id).order_by(col(Claim.device_index))))
-
-
-def _packed(claims: list[Claim]) -> bytes:
-    return pack_credits((claim.device_index, claim.grams) for claim in claims)
-
-
-def _evidence(claim: Claim, owner: str) -> CreditClaim:
-    return CreditClaim(claim.device, claim.day, owner, claim.grams, bytes.fromhex(claim.digest[2:]))
-
-
-def batch_tree(claims: list[Claim]) -> MerkleTree:
-    """The evidence tree of a batch's claims (in device-index order), for proofs."""
-    return MerkleTree([_evidence(claim, claim.owner or "").leaf() for claim in claims])

@@ -10,7 +10,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from oracle import methodology
-from oracle.minter import DEFAULT_BATCH_SIZE, BatchPolicy
+from oracle.batching import DEFAULT_BATCH_SIZE, BatchPolicy
+from oracle.minter import LEASE_SECONDS
 from oracle.validation import Limits
 
 _DEFAULTS = Limits()
@@ -45,6 +46,8 @@ class OracleSettings(BaseSettings):
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, le=2_000)
     batch_max_age_seconds: int = Field(default=3_600, ge=0)
     """A day's claims are minted once there are batch_size of them or the oldest has waited this long."""
+    lease_seconds: int = Field(default=LEASE_SECONDS, ge=1, le=3_600)
+    """How long a minter that stopped answering keeps others from minting (after a crash, the wait)."""
 
     @field_validator("methodologies", mode="before")
     @classmethod

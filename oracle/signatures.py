@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from coincurve import PublicKey
 from eth_typing import ChecksumAddress
-from eth_utils import keccak, to_checksum_address
 
+from contracts.hashing import checksummed, keccak
 from oracle.errors import SignatureInvalid, SignatureMalformed, SignatureMalleable
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -16,7 +16,12 @@ HALF_N = SECP256K1_N // 2
 
 
 def recover_signer(digest: bytes, signature: bytes) -> ChecksumAddress:
-    """The address whose key signed `digest` as `signature` = r ‖ s ‖ v (65 bytes).
+    """The address whose key signed `digest` as `signature` = r ‖ s ‖ v (65 bytes), checksummed."""
+    return checksummed(recover_address(digest, signature))
+
+
+def recover_address(digest: bytes, signature: bytes) -> bytes:
+    """The 20-byte address whose key signed `digest` as `signature` = r ‖ s ‖ v (65 bytes).
 
     Like OpenZeppelin's ECDSA: v must be 27 or 28 (no 0/1 form), s must be in the lower half of the
     curve order (the upper-half twin of a signature is refused, not normalised), and r and s must be
@@ -37,4 +42,4 @@ def recover_signer(digest: bytes, signature: bytes) -> ChecksumAddress:
         public_key = PublicKey.from_signature_and_message(signature[:64] + bytes([v - 27]), digest, hasher=None)
     except ValueError as exc:
         raise SignatureInvalid("the signature does not recover to any public key") from exc
-    return to_checksum_address(keccak(public_key.format(compressed=False)[1:])[-20:])
+    return keccak(public_key.format(compressed=False)[1:])[-20:]

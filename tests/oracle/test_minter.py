@@ -9,8 +9,9 @@ from web3.logs import DISCARD
 
 from contracts.chain import Sender
 from contracts.client import CreditContracts, DeviceStatus
+from oracle.batching import BatchPlanner, BatchPolicy, MintingBlocked, PlannedBatch, Refusal, batch_tree
 from oracle.device import DeviceSigner
-from oracle.minter import BatchPolicy, Minter, MinterBusy, MintingBlocked, batch_tree
+from oracle.minter import Minter, MinterBusy
 from oracle.report import ReportDomain
 from oracle.service import Oracle
 from oracle.store import BatchStatus, Claim, ClaimStatus, MintBatch, OracleStore
@@ -286,3 +287,33 @@ def test_concurrent_runs_never_record_a_grams_twice(
     assert claim_states(store) == [ClaimStatus.MINTED] * 3
     confirmed = [b for b in batches(store) if b.status is BatchStatus.CONFIRMED]
     assert sum(b.grams for b in confirmed) == contracts.supply().issued == 1750 * 2 + 2580
+
+
+def test_a_dry_run_plans_the_batches_a_run_sends_and_writes_nothing(
+    minter: Minter, store: OracleStore, contracts: CreditContracts, three_claims: list[str]
+) -> None:
+    planned = list(BatchPlanner(store, contracts, BatchPolicy(size=2)).dry_run())
+    assert all(isinstance(p, PlannedBatch) for p in planned)
+    assert [(p.day, len(p.claims), p.grams) for p in planned] == [(TODAY - 2, 2, 1750 + 2580), (TODAY - 1, 1, 1750)]
+    assert claim_states(store) == [ClaimStatus.PENDING] * 3 and batches(store) == []
+
+    minter.run()
+    assert [b.evidence_root for b in batches(store)] == [
+        "0x" + p.tree.root.hex() for p in planned if isinstance(p, PlannedBatch)
+    ]
+
+
+def test_a_dry_run_names_the_claims_the_registry_would_refuse(
+    store: OracleStore, contracts: CreditContracts, sender: SenderFor, ev_device: DeviceSigner, three_claims: list[str]
+) -> None:
+    sender("registrar").transact(
+        contracts.registry.functions.setDeviceStatus(ev_device.address, DeviceStatus.SUSPENDED)
+    )
+    outcome = list(BatchPlanner(store, contracts, BatchPolicy(size=2)).dry_run())
+    refusals = [item for item in outcome if isinstance(item, Refusal)]
+    assert [(r.claims[0].device, r.claims[0].day, r.revert.name) for r in refusals] == [
+        (ev_device.address, TODAY - 2, "DeviceRegistryDeviceNotActive"),
+        (ev_device.address, TODAY - 1, "DeviceRegistryDeviceNotActive"),
+    ]
+    assert [len(p.claims) for p in outcome if isinstance(p, PlannedBatch)] == [1]
+    assert claim_states(store) == [ClaimStatus.PENDING] * 3

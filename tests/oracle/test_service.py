@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -302,7 +303,7 @@ def test_two_days_of_one_device_at_once_cannot_both_continue_the_same_odometer(
 def test_one_accepted_report_per_device_day_is_also_a_database_constraint(
     any_store: OracleStore, oracle: Oracle, ev_device: DeviceSigner, domain: ReportDomain
 ) -> None:
-    decision = Oracle(any_store, oracle.contracts, oracle.methodologies, clock=oracle.clock).ingest(
+    decision = Oracle(any_store, oracle.registry, oracle.verifier.methodologies, clock=oracle.clock).ingest(
         ev_device.sign(daily(ev_device), domain)
     )
     with any_store.session() as session:
@@ -311,3 +312,83 @@ def test_one_accepted_report_per_device_day_is_also_a_database_constraint(
         session.add(copy)
         with pytest.raises(IntegrityError):
             session.commit()
+
+
+def _outcome(decision: Decision) -> tuple[object, ...]:
+    return (decision.status, decision.code, decision.grams, decision.rule, decision.flags, decision.duplicate)
+
+
+def test_a_batch_is_decided_as_its_reports_would_be_one_after_the_other(
+    contracts: CreditContracts,
+    methodology: DailyFigures,
+    tmp_path: Path,
+    ev_device: DeviceSigner,
+    petrol_device: DeviceSigner,
+    domain: ReportDomain,
+) -> None:
+    car_free = petrol_device.sign(
+        daily(petrol_device, day=TODAY - 4, start_m=10_000, distance_m=0, energy_wh=0), domain
+    )
+    reports = [
+        ev_device.sign(daily(ev_device, day=TODAY - 4, sequence=1), domain),
+        car_free,
+        ev_device.sign(daily(ev_device, day=TODAY - 4, sequence=1), domain),  # the same report again
+        ev_device.sign(daily(ev_device, day=TODAY - 4, sequence=2, distance_m=41_000), domain),  # a conflict
+        ev_device.sign(daily(ev_device, day=TODAY - 3, sequence=2, start_m=40_000, distance_m=10**7), domain),
+        ev_device.sign(daily(ev_device, day=TODAY - 3, sequence=3, start_m=40_000), domain),
+        # The petrol car's odometer moved after its car-free day: a gap that holds that day's claim.
+        petrol_device.sign(
+            daily(petrol_device, day=TODAY - 2, sequence=2, start_m=50_000, energy_wh=0, fuel_ml=3_000), domain
+        ),
+        ev_device.sign(daily(ev_device, day=TODAY - 5, sequence=4, start_m=80_000), domain),  # out of order
+    ]
+    one_by_one_store = OracleStore(f"sqlite:///{tmp_path / 'one-by-one.db'}")
+    batch_store = OracleStore(f"sqlite:///{tmp_path / 'batch.db'}")
+    one_by_one = Oracle(one_by_one_store, contracts, [methodology], clock=clock_at(TODAY))
+    together = Oracle(batch_store, contracts, [methodology], clock=clock_at(TODAY))
+
+    expected = [one_by_one.ingest(signed) for signed in reports]
+    decided = together.ingest_many(reports)
+
+    assert [_outcome(d) for d in decided] == [_outcome(d) for d in expected]
+    assert [d.code for d in decided] == [
+        "ACCEPTED", "ACCEPTED", "ACCEPTED", "DAY_CONFLICT", "DISTANCE_IMPLAUSIBLE", "ACCEPTED", "ACCEPTED",
+        "DAY_OUT_OF_ORDER",
+    ]  # fmt: skip
+    assert decided[2].duplicate and decided[2].report_id == decided[0].report_id
+    assert decided[6].flags == ["ODOMETER_GAP"]
+    assert [(c.day, c.grams, c.status) for c in claims(batch_store)] == [
+        (c.day, c.grams, c.status) for c in claims(one_by_one_store)
+    ]
+    assert [c.status for c in claims(batch_store)] == [ClaimStatus.PENDING, ClaimStatus.HELD, ClaimStatus.PENDING]
+    assert len(batch_store.reports()) == len(reports) - 1  # the repeat stored nothing
+
+
+def test_a_batch_is_written_whole_or_not_at_all(
+    oracle: Oracle, store: OracleStore, ev_device: DeviceSigner, domain: ReportDomain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reports = [
+        ev_device.sign(daily(ev_device, day=TODAY - 3 + i, sequence=i + 1, start_m=i * 40_000), domain)
+        for i in range(2)
+    ]
+
+    def fail(*_args: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(OracleStore, "move_baselines", staticmethod(fail))
+    with pytest.raises(RuntimeError):
+        oracle.ingest_many(reports)
+    assert store.reports() == [] and claims(store) == []
+    monkeypatch.undo()
+    assert [d.code for d in oracle.ingest_many(reports)] == ["ACCEPTED", "ACCEPTED"]
+
+
+def test_a_forged_report_costs_no_registry_read(
+    oracle: Oracle, ev_device: DeviceSigner, domain: ReportDomain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signed = ev_device.sign(daily(ev_device), domain)
+    forged = SignedReport(signed.report.replace(distance_m=99_000), signed.signature)
+    reads: list[str] = []
+    monkeypatch.setattr(oracle.registry, "device", lambda address: reads.append(address))
+    assert oracle.ingest(forged).code == "SIGNER_MISMATCH"
+    assert reads == []

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Path, Request, Response
+from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.addresses import Address
+from contracts.client import day_number
 from oracle.errors import DayConflict
-from oracle.schemas import DecisionOut, SignedReportIn
+from oracle.explain import explain
+from oracle.schemas import DecisionOut, DeviceDaysOut, SignedReportIn
 from oracle.service import Decision, Oracle
 from oracle.store import ReportStatus
 
@@ -19,6 +23,7 @@ MAX_BODY_BYTES = 8 * 1024
 """A signed report is under 1 KiB of JSON. Refusing larger bodies before parsing them also keeps deeply
 nested JSON away from the parser (py_ecc raises Python's recursion limit on import, so such input could
 otherwise exhaust the C stack)."""
+DEFAULT_SPAN_DAYS = 30
 
 
 def create_app(oracle: Oracle) -> FastAPI:
@@ -56,6 +61,30 @@ def create_app(oracle: Oracle) -> FastAPI:
         if not records:
             raise HTTPException(404, detail={"code": "REPORT_NOT_FOUND", "message": f"no report {digest} was received"})
         return [DecisionOut.of(Decision.of(record)) for record in records]
+
+    @app.get(
+        "/v1/devices/{device}/days",
+        responses={422: {"description": "Not an address, not a date, or a span of more than 366 days"}},
+    )
+    def explain_days(
+        device: Annotated[Address, Path(description="the device's address")],
+        start: Annotated[date | None, Query(alias="from", description="first UTC day (default: 30 days ago)")] = None,
+        end: Annotated[date | None, Query(alias="to", description="last UTC day (default: yesterday)")] = None,
+    ) -> DeviceDaysOut:
+        """For each day the device reported: what it reported, what the oracle decided and why, the grams,
+        and the mint transaction that paid them. Reports naming the device without its signature are
+        counted, not listed."""
+        last = end or oracle.clock().date() - timedelta(days=1)
+        try:
+            first = start or (last - timedelta(days=DEFAULT_SPAN_DAYS - 1))
+            explanation = explain(oracle.store, device, day_number(first), day_number(last))
+        except OverflowError:
+            raise HTTPException(
+                422, detail={"code": "INVALID_SPAN", "message": "the span starts before year 1"}
+            ) from None
+        except ValueError as exc:
+            raise HTTPException(422, detail={"code": "INVALID_SPAN", "message": str(exc)}) from None
+        return DeviceDaysOut.of(explanation)
 
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

@@ -3,9 +3,9 @@ JSON integers (no floats, no strings, no booleans), unknown fields are refused, 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from contracts.addresses import Address
-from contracts.client import format_kg
+from contracts.client import day_label, format_kg
+from oracle.explain import DeviceExplanation, Mint
 from oracle.report import DailyReport, SignedReport
 from oracle.service import Decision
 
@@ -51,17 +52,33 @@ class SignedReportIn(BaseModel):
     registry: Address | None = None
 
     def to_signed(self) -> SignedReport:
+        report = self.report
         return SignedReport(
-            report=DailyReport.from_message(self.report.model_dump()),
+            report=DailyReport(
+                device=report.device,  # type: ignore[arg-type]  # checksummed by Address
+                day=report.day,
+                sequence=report.sequence,
+                odometer_start_m=report.odometerStartM,
+                odometer_end_m=report.odometerEndM,
+                distance_m=report.distanceM,
+                moving_s=report.movingS,
+                energy_wh=report.energyWh,
+                fuel_ml=report.fuelMl,
+                trace_hash=bytes.fromhex(report.traceHash[2:]),
+            ),
             signature=bytes.fromhex(self.signature[2:]),
             chain_id=self.chainId,
             registry=self.registry,  # type: ignore[arg-type]
         )
 
 
-class DecisionOut(BaseModel):
+class _Out(BaseModel):
+    """Responses: camelCase names on the wire."""
+
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
 
+
+class DecisionOut(_Out):
     report_id: int
     digest: str
     status: str
@@ -96,6 +113,20 @@ def parse_signed_report(data: Any) -> SignedReport:
     return SignedReportIn.model_validate(data).to_signed()
 
 
+def parse_report_line(text: str | bytes) -> SignedReport:
+    """One line of JSON as a signed report, parsed and validated in one pass (pydantic-core reads the
+    JSON); ValueError with every problem if it is not one."""
+    try:
+        return SignedReportIn.model_validate_json(text).to_signed()
+    except ValidationError as exc:
+        errors = exc.errors()
+        if errors[0]["type"] == "json_invalid":
+            raise ValueError(f"not JSON: {errors[0]['msg'].removeprefix('Invalid JSON: ')}") from None
+        raise ValueError(
+            "; ".join(f"{'.'.join(map(str, e['loc'])) or 'the line'}: {e['msg']}" for e in errors)
+        ) from None
+
+
 @dataclass(frozen=True)
 class ReportLine:
     """One line of a report file: a signed report, or why the line is not one."""
@@ -113,9 +144,108 @@ def read_report_file(path: Path) -> Iterator[ReportLine]:
             if not text.strip():
                 continue
             try:
-                yield ReportLine(number, parse_signed_report(json.loads(text)))
-            except json.JSONDecodeError as exc:
-                yield ReportLine(number, None, f"not JSON: {exc.msg} at column {exc.colno}")
-            except ValidationError as exc:
-                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                yield ReportLine(number, None, problems)
+                yield ReportLine(number, parse_report_line(text))
+            except ValueError as exc:
+                yield ReportLine(number, None, str(exc))
+
+
+class ReportSeenOut(_Out):
+    digest: str
+    received_at: datetime
+    sequence: str
+    odometer_start_m: str
+    odometer_end_m: str
+    distance_m: str
+    moving_s: str
+    energy_wh: str
+    fuel_ml: str
+    status: str
+    code: str
+    message: str
+    flags: list[str]
+
+
+class MintOut(_Out):
+    batch_id: int
+    status: str
+    tx_hash: str | None
+    block_number: int | None
+    chain_batch_id: int | None
+
+    @classmethod
+    def of(cls, mint: Mint) -> MintOut:
+        return cls(
+            batch_id=mint.batch_id,
+            status=mint.status.value,
+            tx_hash=mint.tx_hash,
+            block_number=mint.block_number,
+            chain_batch_id=mint.chain_batch_id,
+        )
+
+
+class DayOut(_Out):
+    day: int
+    date: str
+    outcome: str
+    grams: str
+    kg: str
+    rule: str | None
+    methodology_id: int | None
+    reason: str
+    note: str | None
+    reports: list[ReportSeenOut]
+    mint: MintOut | None
+
+
+class DeviceDaysOut(_Out):
+    """What happened to a device's reports, day by day (oracle.explain)."""
+
+    device: str
+    first_day: str
+    last_day: str
+    days: list[DayOut]
+    forged_reports: int = Field(description="reports naming this device without its signature (not listed)")
+
+    @classmethod
+    def of(cls, explanation: DeviceExplanation) -> DeviceDaysOut:
+        return cls(
+            device=explanation.device,
+            first_day=day_label(explanation.first_day),
+            last_day=day_label(explanation.last_day),
+            forged_reports=explanation.forged_reports,
+            days=[
+                DayOut(
+                    day=day.day,
+                    date=day_label(day.day),
+                    outcome=day.outcome.value,
+                    grams=str(day.grams),
+                    kg=format_kg(day.grams),
+                    rule=day.rule,
+                    methodology_id=day.methodology_id,
+                    reason=day.reason,
+                    note=day.note,
+                    reports=[
+                        ReportSeenOut(
+                            digest=r.digest,
+                            received_at=r.received_at,
+                            sequence=str(r.sequence),
+                            odometer_start_m=str(r.odometer_start_m),
+                            odometer_end_m=str(r.odometer_end_m),
+                            distance_m=str(r.distance_m),
+                            moving_s=str(r.moving_s),
+                            energy_wh=str(r.energy_wh),
+                            fuel_ml=str(r.fuel_ml),
+                            status=r.status.value,
+                            code=r.code,
+                            message=r.message,
+                            flags=r.flags,
+                        )
+                        for r in day.reports
+                    ],
+                    mint=None
+                    if day.mint is None
+                    else MintOut(**{**day.mint.__dict__, "status": day.mint.status.value}),
+                )
+                for day in explanation.days
+            ],
+        )

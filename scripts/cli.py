@@ -16,6 +16,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--work-dir", type=Path, default=Path("var/demo"), help="where the demo writes its files")
     demo.add_argument("--sample-dir", type=Path, default=None, help="trip logs (default: data/real-trips)")
     commands.add_parser("compile", help="compile contracts/src with py-solc-x and write contracts/build")
+    devnet_command = commands.add_parser("devnet", help="a local chain with the contracts deployed, over JSON-RPC")
+    devnet_command.add_argument("--host", default="127.0.0.1")
+    devnet_command.add_argument("--port", type=int, default=8545)
+    devnet_command.add_argument(
+        "--state-dir", type=Path, default=Path("var/devnet"), help="where deployment.json and accounts.json go"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
@@ -36,6 +42,19 @@ def main(argv: list[str] | None = None) -> int:
         for artifact in artifacts.values():
             size = len(artifact.deployed_bytecode) // 2 - 1
             print(f"{artifact.contract_name:<15} {size:>6} bytes  solc {artifact.compiler}")
+        return 0
+    if args.command == "devnet":
+        from scripts.devnet import serve, start
+
+        devnet = start(args.state_dir)
+        print(f"devnet: chain {devnet.deployment.chain_id} at http://{args.host}:{args.port}")
+        for name in ("registry", "token", "market"):
+            print(f"  {name:<9} {getattr(devnet.deployment, name)}")
+        print(f"  deployment and development keys in {args.state_dir}/ (public keys: never use them on a real chain)")
+        for role, account in devnet.accounts.items():
+            print(f"  {role:<9} {account.address}  0x{bytes(account.key).hex()}")
+        print("  the chain lives in this process: stopping it (Ctrl-C) ends the chain", flush=True)
+        serve(devnet, args.host, args.port)
         return 0
     if args.command == "demo":
         from pydantic import ValidationError

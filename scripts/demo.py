@@ -15,8 +15,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import httpx
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils import keccak
 from web3 import Web3
@@ -37,6 +35,7 @@ from oracle.schemas import read_report_file
 from oracle.service import Decision, Oracle
 from oracle.settings import OracleSettings
 from oracle.store import OracleStore, ReportStatus
+from scripts.devnet import dev_account, dev_key
 from scripts.serve import serving
 from scripts.trips import SAMPLE_DIR, VehicleLog, daily_reports, load_sample
 
@@ -47,15 +46,6 @@ LISTED_GRAMS = 5_000
 BOUGHT_GRAMS = 3_000
 RETIRED_GRAMS = 2_000
 SELLER_VEHICLE = "twizy"
-
-
-def dev_key(label: str) -> bytes:
-    """A development key derived from a public label: reproducible, and worthless by design."""
-    return keccak(text=f"green-travel-credits development key: {label}")
-
-
-def dev_account(label: str) -> LocalAccount:
-    return Account.from_key(dev_key(label))
 
 
 class ReplayClock:

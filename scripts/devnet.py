@@ -1,21 +1,33 @@
-"""A local chain for development: an eth-tester (py-evm) chain served over HTTP JSON-RPC.
+"""A local chain for development: an eth-tester (py-evm) chain served over HTTP JSON-RPC, with the
+contracts deployed and development accounts funded (`gtc devnet`).
 
 Wallets, ethers.js, web3.py and the project's own processes reach it like any node: single and batch
 requests, `eth_chainId`, `eth_sendRawTransaction`, `eth_call`, `eth_estimateGas`, `eth_getLogs`, blocks,
 receipts, fees. Reverts come back as a node reports them (code 3, the revert data), so clients decode
-custom errors. Every transaction is mined at once into its own block.
+custom errors. Every transaction is mined at once into its own block. The chain lives in the process:
+stopping it ends the chain.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from hexbytes import HexBytes
 from web3 import Web3
+
+from contracts.chain import Sender, connect, fund_from_node
+from contracts.client import Deployment, deploy
+from oracle import methodology
 
 log = logging.getLogger(__name__)
 
@@ -94,3 +106,53 @@ def create_app(w3: Web3) -> FastAPI:
         return JSONResponse(rpc.answer(payload))
 
     return app
+
+
+ROLES = ("admin", "oracle", "registrar", "driver", "buyer")
+"""The development accounts: the contracts' admin, the oracle's account, the registrar of devices, and a
+driver and a buyer to try things with."""
+FUNDS_WEI = 1_000 * 10**18
+
+
+def dev_key(label: str) -> bytes:
+    """A development key derived from a public label: reproducible, and worthless by design."""
+    return keccak(text=f"green-travel-credits development key: {label}")
+
+
+def dev_account(label: str) -> LocalAccount:
+    return Account.from_key(dev_key(label))
+
+
+@dataclass(frozen=True)
+class Devnet:
+    w3: Web3
+    deployment: Deployment
+    accounts: dict[str, LocalAccount]
+
+
+def start(state_dir: Path) -> Devnet:
+    """A fresh in-process chain with the contracts deployed and the development accounts funded; writes
+    `deployment.json` (what the oracle and backend attach to) and `accounts.json` (addresses and keys)
+    into `state_dir`."""
+    w3 = connect()
+    accounts = {role: dev_account(role) for role in ROLES}
+    for account in accounts.values():
+        fund_from_node(w3, account.address, FUNDS_WEI)
+    deployment = deploy(
+        Sender(w3, accounts["admin"]),
+        oracle=accounts["oracle"].address,
+        registrar=accounts["registrar"].address,
+        methodologies=[method.registration() for method in methodology.load_all()],
+    )
+    state_dir.mkdir(parents=True, exist_ok=True)
+    deployment.save(state_dir / "deployment.json")
+    listing = {role: {"address": a.address, "privateKey": "0x" + bytes(a.key).hex()} for role, a in accounts.items()}
+    (state_dir / "accounts.json").write_text(json.dumps(listing, indent=2) + "\n")
+    return Devnet(w3, deployment, accounts)
+
+
+def serve(devnet: Devnet, host: str, port: int) -> None:
+    """Answer JSON-RPC on host:port until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(devnet.w3), host=host, port=port, log_level="warning")

@@ -8,12 +8,17 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.client import CreditContracts, day_label
 from oracle.api import create_app
+from oracle.batching import BatchPolicy
 from oracle.device import DeviceSigner
-from oracle.report import ReportDomain
+from oracle.explain import describe, explain
+from oracle.minter import Minter
+from oracle.report import ReportDomain, SignedReport
 from oracle.service import Oracle
 from oracle.store import OracleStore
 from scripts.serve import serving
+from tests.conftest import TODAY, SenderFor
 from tests.helpers import with_wrong_checksum
 from tests.oracle.conftest import daily
 
@@ -144,3 +149,60 @@ def test_every_error_has_a_code_and_a_message(api: httpx.Client) -> None:
     ):
         error = response.json()["error"]
         assert response.status_code in (400, 404, 405, 422) and error["code"] and error["message"]
+
+
+def test_a_driver_sees_each_day_reported_decided_and_paid(
+    api: httpx.Client,
+    oracle: Oracle,
+    store: OracleStore,
+    contracts: CreditContracts,
+    sender: SenderFor,
+    ev_device: DeviceSigner,
+    domain: ReportDomain,
+) -> None:
+    paid = oracle.ingest(ev_device.sign(daily(ev_device, day=TODAY - 3, sequence=1), domain))
+    (minted,) = Minter(store, contracts, sender("oracle"), BatchPolicy(size=10)).run()
+    too_far = daily(ev_device, day=TODAY - 2, sequence=2, start_m=40_000, distance_m=9_000_000)
+    assert oracle.ingest(ev_device.sign(too_far, domain)).code == "DISTANCE_IMPLAUSIBLE"
+    pending = oracle.ingest(ev_device.sign(daily(ev_device, day=TODAY - 2, sequence=3, start_m=40_000), domain))
+    out_of_order = daily(ev_device, day=TODAY - 1, sequence=3, start_m=80_000)
+    assert oracle.ingest(ev_device.sign(out_of_order, domain)).code == "SEQUENCE_NOT_INCREASING"
+    forged = ev_device.sign(daily(ev_device, day=TODAY - 1, sequence=9, start_m=80_000), domain)
+    oracle.ingest(SignedReport(forged.report.replace(distance_m=80_000), forged.signature))
+
+    response = api.get(f"/v1/devices/{ev_device.address.lower()}/days", params={"from": day_label(TODAY - 7)})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["device"], body["firstDay"], body["lastDay"]) == (
+        ev_device.address, day_label(TODAY - 7), day_label(TODAY - 1)
+    )  # fmt: skip
+    assert body["forgedReports"] == 1
+    credited, waiting, refused = body["days"]
+    assert (credited["date"], credited["outcome"], credited["grams"], credited["kg"]) == (
+        day_label(TODAY - 3), "credited", "1750", "1.750"
+    )  # fmt: skip
+    assert credited["reports"][0]["digest"] == paid.digest and credited["reports"][0]["distanceM"] == "40000"
+    assert credited["mint"]["txHash"] == minted.tx_hash and credited["mint"]["chainBatchId"] == minted.chain_batch_id
+    assert (waiting["outcome"], waiting["grams"], waiting["mint"]) == ("pending", "1750", None)
+    assert [r["code"] for r in waiting["reports"]] == ["DISTANCE_IMPLAUSIBLE", "ACCEPTED"]
+    assert waiting["reports"][1]["digest"] == pending.digest
+    assert (refused["outcome"], refused["grams"]) == ("rejected", "0")
+    assert refused["reason"].startswith("SEQUENCE_NOT_INCREASING: ")
+
+    text = describe(explain(store, ev_device.address, TODAY - 7, TODAY - 1))
+    assert f"{day_label(TODAY - 3)}: credited, 1.750 kg" in text and minted.tx_hash in text
+    assert "1 more report(s) named this device without its signature" in text
+
+
+def test_an_explanation_span_is_bounded_and_checked(api: httpx.Client, ev_device: DeviceSigner) -> None:
+    path = f"/v1/devices/{ev_device.address}/days"
+    too_long = api.get(path, params={"from": "2020-01-01", "to": "2021-12-31"})
+    assert (too_long.status_code, too_long.json()["error"]["code"]) == (422, "INVALID_SPAN")
+    backwards = api.get(path, params={"from": "2024-02-01", "to": "2024-01-01"})
+    assert (backwards.status_code, backwards.json()["error"]["code"]) == (422, "INVALID_SPAN")
+    before_year_one = api.get(path, params={"to": "0001-01-02"})
+    assert (before_year_one.status_code, before_year_one.json()["error"]["code"]) == (422, "INVALID_SPAN")
+    not_a_date = api.get(path, params={"from": "yesterday"})
+    assert (not_a_date.status_code, not_a_date.json()["error"]["code"]) == (422, "INVALID_REQUEST")
+    not_an_address = api.get("/v1/devices/0x1234/days")
+    assert (not_an_address.status_code, not_an_address.json()["error"]["code"]) == (422, "INVALID_REQUEST")

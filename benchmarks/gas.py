@@ -3,11 +3,13 @@ measured in the same run, on an in-process eth-tester chain (py-evm, the Prague 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from web3 import Web3
 from web3.contract import Contract
 
 from benchmarks.report import Table
@@ -44,7 +46,7 @@ def _account(label: str) -> LocalAccount:
     return Account.from_key(keccak(text=f"green-travel-credits benchmark: {label}"))
 
 
-def run(echo=print) -> GasResult:  # type: ignore[no-untyped-def]
+def run(echo: Callable[[str], None] = print) -> GasResult:
     w3 = connect(TESTER)
     admin, oracle, registrar, buyer = (_account(name) for name in ("admin", "oracle", "registrar", "buyer"))
     for person in (admin, oracle, registrar, buyer):
@@ -146,10 +148,11 @@ def run(echo=print) -> GasResult:  # type: ignore[no-untyped-def]
     )
 
 
-def _baseline(w3, admin: LocalAccount) -> tuple[dict[str, int], dict[str, int]]:  # type: ignore[no-untyped-def]
+def _baseline(w3: Web3, admin: LocalAccount) -> tuple[dict[str, int], dict[str, int]]:
     """OpenZeppelin's `_mint` through an open `mint`, single and looped, to new and returning holders."""
     sender = Sender(w3, admin)
     address = sender.deploy("BaselineToken")["contractAddress"]
+    assert address is not None
     token: Contract = w3.eth.contract(address=address, abi=load_artifact("BaselineToken").abi)
     holders = [_account(f"baseline holder {i}").address for i in range(501)]
     single = {

@@ -20,7 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     devnet_command.add_argument("--host", default="127.0.0.1")
     devnet_command.add_argument("--port", type=int, default=8545)
     devnet_command.add_argument(
-        "--state-dir", type=Path, default=Path("var/devnet"), help="where deployment.json and accounts.json go"
+        "--state-dir",
+        type=Path,
+        default=Path("var/devnet"),
+        help="where the chain is saved and deployment.json and accounts.json go (default var/devnet)",
+    )
+    devnet_command.add_argument(
+        "--fresh", action="store_true", help="discard the chain saved in the state folder and deploy anew"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -46,14 +52,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "devnet":
         from scripts.devnet import serve, start
 
-        devnet = start(args.state_dir)
-        print(f"devnet: chain {devnet.deployment.chain_id} at http://{args.host}:{args.port}")
+        devnet = start(args.state_dir, fresh=args.fresh)
+        head = devnet.w3.eth.block_number
+        origin = f"restored from {args.state_dir} at block {head}" if devnet.restored else "new, contracts deployed"
+        print(f"devnet: chain {devnet.deployment.chain_id} at http://{args.host}:{args.port} ({origin})")
         for name in ("registry", "token", "market"):
             print(f"  {name:<9} {getattr(devnet.deployment, name)}")
         print(f"  deployment and development keys in {args.state_dir}/ (public keys: never use them on a real chain)")
         for role, account in devnet.accounts.items():
             print(f"  {role:<9} {account.address}  0x{bytes(account.key).hex()}")
-        print("  the chain lives in this process: stopping it (Ctrl-C) ends the chain", flush=True)
+        print(
+            f"  the chain is saved in {args.state_dir} as it grows: restarting resumes it (--fresh starts anew)",
+            flush=True,
+        )
         serve(devnet, args.host, args.port)
         return 0
     if args.command == "demo":

@@ -4,15 +4,16 @@ contracts deployed and development accounts funded (`gtc devnet`).
 Wallets, ethers.js, web3.py and the project's own processes reach it like any node: single and batch
 requests, `eth_chainId`, `eth_sendRawTransaction`, `eth_call`, `eth_estimateGas`, `eth_getLogs`, blocks,
 receipts, fees. Reverts come back as a node reports them (code 3, the revert data), so clients decode
-custom errors. Every transaction is mined at once into its own block. The chain lives in the process:
-stopping it ends the chain.
+custom errors. Every transaction is mined at once into its own block. The chain is journaled into the
+state folder (scripts/chainstate.py): a devnet stopped or killed restarts where it was, with the same
+deployment, unless started with `fresh`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from web3 import Web3
 from contracts.chain import Sender, connect, fund_from_node
 from contracts.client import Deployment, deploy
 from oracle import methodology
+from scripts.chainstate import JournaledDB, persist
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +57,22 @@ def json_rpc_value(value: Any) -> Any:
 class JsonRpc:
     """Answers JSON-RPC requests from an in-process chain, through web3's eth-tester adapters."""
 
-    def __init__(self, w3: Web3) -> None:
+    def __init__(self, w3: Web3, answered: Callable[[], None] = lambda: None) -> None:
         self.w3 = w3
         self._request = w3.provider.request_func(w3, w3.middleware_onion)
+        self._answered = answered
 
     def answer(self, payload: Any) -> Any:
+        """The response to a request or a batch; `answered` runs before it is returned (the journal is
+        flushed there, so nothing is answered that a restart would forget)."""
         if isinstance(payload, list):
-            if not payload:
-                return _error(None, INVALID_REQUEST, "empty batch")
-            return [self._one(item) for item in payload]
-        return self._one(payload)
+            response: Any = (
+                [self._one(item) for item in payload] if payload else _error(None, INVALID_REQUEST, "empty batch")
+            )
+        else:
+            response = self._one(payload)
+        self._answered()
+        return response
 
     def _one(self, request: Any) -> dict[str, Any]:
         if not isinstance(request, dict) or not isinstance(request.get("method"), str):
@@ -93,8 +101,8 @@ def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
 
 
-def create_app(w3: Web3) -> FastAPI:
-    rpc = JsonRpc(w3)
+def create_app(w3: Web3, answered: Callable[[], None] = lambda: None) -> FastAPI:
+    rpc = JsonRpc(w3, answered)
     app = FastAPI(title="Green Travel Credits devnet", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.post("/")
@@ -128,31 +136,55 @@ class Devnet:
     w3: Web3
     deployment: Deployment
     accounts: dict[str, LocalAccount]
+    journal: JournaledDB
+    restored: bool
+    """The chain was restored from the state folder rather than started anew."""
 
 
-def start(state_dir: Path) -> Devnet:
-    """A fresh in-process chain with the contracts deployed and the development accounts funded; writes
-    `deployment.json` (what the oracle and backend attach to) and `accounts.json` (addresses and keys)
-    into `state_dir`."""
+def start(state_dir: Path, *, fresh: bool = False) -> Devnet:
+    """An in-process chain with the contracts deployed and the development accounts funded, journaled
+    into `state_dir`: the chain saved there is restored with its deployment, unless `fresh` (or there is
+    none), in which case a new chain is started and deployed. Writes `deployment.json` (what the oracle
+    and backend attach to) and `accounts.json` (addresses and keys) into `state_dir`."""
+    journal_path, deployment_path = state_dir / "chain.journal", state_dir / "deployment.json"
+    if fresh:
+        journal_path.unlink(missing_ok=True)
     w3 = connect()
+    journal, restored = persist(w3, journal_path)
     accounts = {role: dev_account(role) for role in ROLES}
-    for account in accounts.values():
-        fund_from_node(w3, account.address, FUNDS_WEI)
-    deployment = deploy(
-        Sender(w3, accounts["admin"]),
-        oracle=accounts["oracle"].address,
-        registrar=accounts["registrar"].address,
-        methodologies=[method.registration() for method in methodology.load_all()],
-    )
-    state_dir.mkdir(parents=True, exist_ok=True)
-    deployment.save(state_dir / "deployment.json")
+    deployment = _saved_deployment(w3, deployment_path) if restored else None
+    if deployment is None:
+        for account in accounts.values():
+            fund_from_node(w3, account.address, FUNDS_WEI)
+        deployment = deploy(
+            Sender(w3, accounts["admin"]),
+            oracle=accounts["oracle"].address,
+            registrar=accounts["registrar"].address,
+            methodologies=[method.registration() for method in methodology.load_all()],
+        )
+        journal.flush()
+        deployment.save(deployment_path)
     listing = {role: {"address": a.address, "privateKey": "0x" + bytes(a.key).hex()} for role, a in accounts.items()}
     (state_dir / "accounts.json").write_text(json.dumps(listing, indent=2) + "\n")
-    return Devnet(w3, deployment, accounts)
+    return Devnet(w3, deployment, accounts, journal, restored)
+
+
+def _saved_deployment(w3: Web3, path: Path) -> Deployment | None:
+    """The deployment saved beside a restored chain, if the chain holds it (a devnet killed while
+    deploying has none: it deploys again)."""
+    if not path.exists():
+        return None
+    deployment = Deployment.load(path)
+    if deployment.chain_id != w3.eth.chain_id or not w3.eth.get_code(deployment.market):
+        return None
+    return deployment
 
 
 def serve(devnet: Devnet, host: str, port: int) -> None:
     """Answer JSON-RPC on host:port until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(devnet.w3), host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(create_app(devnet.w3, devnet.journal.flush), host=host, port=port, log_level="warning")
+    finally:
+        devnet.journal.close()

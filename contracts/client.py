@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
 from eth_typing import ChecksumAddress
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.types import BlockIdentifier, TxReceipt
 
-from contracts.artifacts import load_artifact
+from contracts.artifacts import CONTRACT_NAMES, load_artifact
 from contracts.chain import ContractRevert, Sender, decoded_reverts
 
 EPOCH = date(1970, 1, 1)
@@ -116,6 +116,12 @@ class RateLimit:
     period_seconds: int = 86_400
 
 
+def artifact_hashes() -> dict[str, str]:
+    """keccak-256 of each contract's creation bytecode, as committed in contracts/build: which build a
+    deployment runs."""
+    return {name: "0x" + keccak(hexstr=load_artifact(name).bytecode).hex() for name in CONTRACT_NAMES}
+
+
 @dataclass(frozen=True)
 class Deployment:
     """Where the contracts live: what every process needs to attach to them (a JSON manifest)."""
@@ -125,7 +131,10 @@ class Deployment:
     token: ChecksumAddress
     market: ChecksumAddress
     block: int
+    """The block of the first contract's creation: where an indexer starts."""
     source_hash: str
+    artifacts: dict[str, str] = field(default_factory=dict)
+    """Contract name → keccak-256 of the creation bytecode deployed (see `artifact_hashes`)."""
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -253,6 +262,7 @@ def deploy(
         market=market_address,
         block=registry_receipt["blockNumber"],
         source_hash=load_artifact("CreditToken").source_hash,
+        artifacts=artifact_hashes(),
     )
     bound = CreditContracts(w3, deployment)
     admin.transact(bound.token.functions.setMarket(market_address))

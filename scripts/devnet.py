@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,11 +185,61 @@ def _saved_deployment(w3: Web3, path: Path) -> Deployment | None:
     return deployment
 
 
-def serve(devnet: Devnet, host: str, port: int) -> None:
-    """Answer JSON-RPC on host:port until interrupted."""
+STACK_MINT_EVERY_SECONDS = 5
+
+
+def stack_commands(url: str, devnet: Devnet, state_dir: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """The oracle (ingest API, and a minter that mints what it accepted within seconds) and the backend
+    (API and indexer) as commands against this devnet, their stores in `state_dir`."""
+    oracle = {
+        "ORACLE_RPC_URL": url,
+        "ORACLE_DEPLOYMENT": str(state_dir / "deployment.json"),
+        "ORACLE_DATABASE_URL": f"sqlite:///{state_dir / 'oracle.db'}",
+        "ORACLE_PRIVATE_KEY": "0x" + bytes(devnet.accounts["oracle"].key).hex(),
+        "ORACLE_BATCH_MAX_AGE_SECONDS": "0",
+    }
+    backend = {
+        "BACKEND_RPC_URL": url,
+        "BACKEND_DEPLOYMENT": str(state_dir / "deployment.json"),
+        "BACKEND_DATABASE_URL": f"sqlite:///{state_dir / 'backend.db'}",
+    }
+    python = sys.executable
+    return {
+        "oracle API": ([python, "-m", "oracle.cli", "serve"], oracle),
+        "oracle minter": ([python, "-m", "oracle.cli", "mint", "--every", str(STACK_MINT_EVERY_SECONDS)], oracle),
+        "backend": ([python, "-m", "backend.cli", "serve"], backend),
+    }
+
+
+def serve(devnet: Devnet, host: str, port: int, *, state_dir: Path | None = None) -> None:
+    """Answer JSON-RPC on host:port until interrupted; with `state_dir`, also run the oracle and the
+    backend against the chain (stopped with it)."""
     import uvicorn
 
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(devnet.w3, devnet.journal.flush), host=host, port=port, log_level="warning")
+    )
+    processes: list[subprocess.Popen[bytes]] = []
+    if state_dir is not None:
+        commands = stack_commands(f"http://{host}:{port}", devnet, state_dir)
+        threading.Thread(target=_start_when_listening, args=(server, commands, processes), daemon=True).start()
     try:
-        uvicorn.run(create_app(devnet.w3, devnet.journal.flush), host=host, port=port, log_level="warning")
+        server.run()
     finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
         devnet.journal.close()
+
+
+def _start_when_listening(
+    server: Any, commands: dict[str, tuple[list[str], dict[str, str]]], processes: list[subprocess.Popen[bytes]]
+) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.05)
+    for name, (command, environment) in commands.items():
+        processes.append(subprocess.Popen(command, env=os.environ | environment))
+        print(f"  started the {name}: {' '.join(command[1:])}", flush=True)

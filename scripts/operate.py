@@ -1,0 +1,162 @@
+"""Operating a deployment on any JSON-RPC node: deploy, register and suspend devices, grant and revoke
+roles, pause. The `gtc` subcommands of the same names call these.
+
+The operator's key comes from the environment (GTC_PRIVATE_KEY) or from an encrypted keystore file
+(the JSON that geth, Foundry's `cast wallet` and MetaMask export), unlocked with GTC_KEYSTORE_PASSWORD
+or a prompt. Every transaction is static-called first, so a refusal names the contract's custom error
+and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from getpass import getpass
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3.contract import Contract
+from web3.types import TxReceipt
+
+from contracts.chain import Sender, connect
+from contracts.client import (
+    CreditContracts,
+    Deployment,
+    DeviceStatus,
+    RateLimit,
+    VehicleClass,
+    deploy,
+)
+from oracle import methodology
+
+KEY_VARIABLE = "GTC_PRIVATE_KEY"
+PASSWORD_VARIABLE = "GTC_KEYSTORE_PASSWORD"
+
+
+class OperatorError(Exception):
+    """What stops an operator command, in words; the command exits with status 1."""
+
+
+def operator_account(keystore: Path | None, environ: Mapping[str, str] = os.environ) -> LocalAccount:
+    """The key that signs: a keystore file when given, else GTC_PRIVATE_KEY."""
+    if keystore is not None:
+        try:
+            encrypted = json.loads(keystore.read_text())
+        except (OSError, ValueError) as exc:
+            raise OperatorError(f"cannot read the keystore {keystore}: {exc}") from None
+        password = environ.get(PASSWORD_VARIABLE)
+        if password is None:
+            if not sys.stdin.isatty():
+                raise OperatorError(f"the keystore needs a password: set {PASSWORD_VARIABLE}")
+            password = getpass(f"password for {keystore}: ")
+        try:
+            return Account.from_key(Account.decrypt(encrypted, password))
+        except ValueError as exc:
+            raise OperatorError(f"cannot unlock the keystore {keystore}: {exc}") from None
+    key = environ.get(KEY_VARIABLE)
+    if not key:
+        raise OperatorError(f"no key: set {KEY_VARIABLE}, or pass --keystore FILE")
+    try:
+        return Account.from_key(key)
+    except (ValueError, TypeError):
+        raise OperatorError(f"{KEY_VARIABLE} is not a 32-byte hex private key") from None
+
+
+def sender_for(rpc_url: str, account: LocalAccount) -> Sender:
+    w3 = connect(rpc_url)
+    if not w3.is_connected():
+        raise OperatorError(f"no node answers at {rpc_url}")
+    return Sender(w3, account)
+
+
+def attach(sender: Sender, deployment_path: Path) -> CreditContracts:
+    """The deployment in the manifest, checked against the node: same chain, contracts present."""
+    if not deployment_path.exists():
+        raise OperatorError(f"no deployment manifest at {deployment_path} (deploy first, or pass --deployment)")
+    deployment = Deployment.load(deployment_path)
+    chain_id = sender.w3.eth.chain_id
+    if deployment.chain_id != chain_id:
+        raise OperatorError(f"{deployment_path} is for chain {deployment.chain_id}, the node is chain {chain_id}")
+    if not sender.w3.eth.get_code(deployment.token):
+        raise OperatorError(f"no contract at {deployment.token} on this node: {deployment_path} is stale")
+    return CreditContracts(sender.w3, deployment)
+
+
+def deploy_all(sender: Sender, *, oracle: str, registrar: str, out: Path) -> Deployment:
+    """Deploy the three contracts with the published methodologies and write the manifest to `out`."""
+    if out.exists():
+        raise OperatorError(f"{out} exists: a manifest is never overwritten (choose another --out)")
+    deployment = deploy(
+        sender,
+        oracle=oracle,  # type: ignore[arg-type]  # checksummed by the CLI
+        registrar=registrar,  # type: ignore[arg-type]
+        methodologies=[method.registration() for method in methodology.load_all()],
+        rate_limit=RateLimit(),
+    )
+    deployment.save(out)
+    return deployment
+
+
+def register_device(sender: Sender, contracts: CreditContracts, device: str, owner: str, vehicle: str) -> TxReceipt:
+    vehicle_class = VEHICLE_CLASSES[vehicle]
+    return sender.transact(contracts.registry.functions.registerDevice(device, owner, vehicle_class))
+
+
+def set_device_status(sender: Sender, contracts: CreditContracts, device: str, status: DeviceStatus) -> TxReceipt:
+    return sender.transact(contracts.registry.functions.setDeviceStatus(device, status))
+
+
+VEHICLE_CLASSES = {
+    "electric": VehicleClass.BATTERY_ELECTRIC,
+    "petrol": VehicleClass.PETROL,
+    "other": VehicleClass.OTHER,
+}
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    """The role's constant in the contracts, e.g. ORACLE_ROLE."""
+    contracts: tuple[str, ...]
+    """Which of registry, token and market hold it."""
+
+
+ROLES = {
+    "oracle": Role("ORACLE_ROLE", ("token",)),
+    "registrar": Role("REGISTRAR_ROLE", ("registry",)),
+    "pauser": Role("PAUSER_ROLE", ("token", "market")),
+}
+"""The roles an admin grants and revokes. The admin role itself moves only through OpenZeppelin's
+two-step, delayed transfer (AccessControlDefaultAdminRules), not here."""
+
+
+def change_role(sender: Sender, contracts: CreditContracts, role: str, account: str, *, grant: bool) -> list[TxReceipt]:
+    """Grant or revoke `role` on every contract that has it; one transaction each."""
+    receipts = []
+    for contract in _contracts(contracts, ROLES[role].contracts):
+        role_id = contracts.role(contract, ROLES[role].name)
+        call = contract.functions.grantRole if grant else contract.functions.revokeRole
+        receipts.append(sender.transact(call(role_id, account)))
+    return receipts
+
+
+PAUSABLE = ("token", "market")
+
+
+def set_paused(sender: Sender, contracts: CreditContracts, targets: tuple[str, ...], *, paused: bool) -> list[str]:
+    """Pause or unpause the token and/or the market; returns those that changed (the others already were)."""
+    changed = []
+    for name, contract in zip(targets, _contracts(contracts, targets), strict=True):
+        if contract.functions.paused().call() == paused:
+            continue
+        sender.transact(contract.functions.pause() if paused else contract.functions.unpause())
+        changed.append(name)
+    return changed
+
+
+def _contracts(contracts: CreditContracts, names: tuple[str, ...]) -> list[Contract]:
+    return [getattr(contracts, name) for name in names]

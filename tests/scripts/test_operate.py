@@ -1,0 +1,162 @@
+"""The operator commands (`gtc deploy`, `device`, `role`, `pause`) against a devnet over real HTTP JSON-RPC."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from contracts.chain import connect
+from contracts.client import CreditContracts, Deployment, DeviceStatus, VehicleClass, artifact_hashes
+from scripts.cli import main
+from scripts.devnet import Devnet, create_app, start
+from scripts.serve import serving
+
+
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Devnet, str]]:
+    devnet = start(tmp_path_factory.mktemp("devnet"))
+    with serving(create_app(devnet.w3, devnet.journal.flush)) as url:
+        yield devnet, url
+    devnet.journal.close()
+
+
+@pytest.fixture
+def gtc(
+    devnet: tuple[Devnet, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[object]:
+    """Runs `gtc` against the devnet with the key of `role` (a development account) or `key`, or none;
+    returns (status, stdout, stderr)."""
+    node, url = devnet
+    monkeypatch.setenv("GTC_RPC_URL", url)
+    monkeypatch.delenv("GTC_KEYSTORE_PASSWORD", raising=False)
+
+    def run(role: str | None, *args: str, key: str | None = None) -> tuple[int, str, str]:
+        if role is not None:
+            key = "0x" + bytes(node.accounts[role].key).hex()
+        if key is None:
+            monkeypatch.delenv("GTC_PRIVATE_KEY", raising=False)
+        else:
+            monkeypatch.setenv("GTC_PRIVATE_KEY", key)
+        capsys.readouterr()
+        status = main(list(args))
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    yield run
+
+
+@pytest.fixture
+def deployed(gtc, devnet: tuple[Devnet, str], tmp_path: Path) -> tuple[Path, CreditContracts]:
+    node, url = devnet
+    manifest = tmp_path / "deployment.json"
+    oracle, registrar = node.accounts["oracle"].address, node.accounts["registrar"].address
+    status, _out, err = gtc("admin", "deploy", "--oracle", oracle, "--registrar", registrar, "--out", str(manifest))
+    assert status == 0, err
+    return manifest, CreditContracts(connect(url), Deployment.load(manifest))
+
+
+def test_deploy_writes_a_manifest_of_the_chain_addresses_block_and_artifacts(deployed, devnet) -> None:
+    manifest, contracts = deployed
+    node, _url = devnet
+    written = json.loads(manifest.read_text())
+    assert written["chain_id"] == node.w3.eth.chain_id
+    assert written["artifacts"] == artifact_hashes()
+    assert node.w3.eth.get_block(written["block"])["transactions"], "the manifest's block holds the first deployment"
+    oracle_role = contracts.role(contracts.token, "ORACLE_ROLE")
+    assert contracts.token.functions.hasRole(oracle_role, node.accounts["oracle"].address).call()
+    assert contracts.token.functions.methodology(1).call()[0] != b"\0" * 32
+
+
+def test_a_manifest_is_never_overwritten(gtc, deployed, devnet) -> None:
+    manifest, _contracts = deployed
+    before = manifest.read_text()
+    address = devnet[0].accounts["admin"].address
+    status, _out, err = gtc("admin", "deploy", "--oracle", address, "--registrar", address, "--out", str(manifest))
+    assert status == 1 and "never overwritten" in err
+    assert manifest.read_text() == before
+
+
+def test_register_suspend_and_reactivate_a_device(gtc, deployed, devnet) -> None:
+    manifest, contracts = deployed
+    device, owner = Account.create().address, devnet[0].accounts["driver"].address
+    args = ("--deployment", str(manifest))
+    status, out, err = gtc("registrar", "device", "register", device, "--owner", owner, "--vehicle", "electric", *args)
+    assert status == 0, err
+    assert f"registered {device} (electric) for {owner}" in out
+    record = contracts.device(device)
+    assert record is not None and record.owner == owner and record.vehicle_class is VehicleClass.BATTERY_ELECTRIC
+    assert gtc("registrar", "device", "suspend", device, *args)[0] == 0
+    assert contracts.device(device).status is DeviceStatus.SUSPENDED
+    assert gtc("registrar", "device", "reactivate", device, *args)[0] == 0
+    assert contracts.device(device).status is DeviceStatus.ACTIVE
+
+
+def test_a_refused_command_names_the_custom_error_and_sends_nothing(gtc, deployed, devnet) -> None:
+    manifest, contracts = deployed
+    driver = devnet[0].accounts["driver"].address
+    nonce = contracts.w3.eth.get_transaction_count(driver)
+    status, _out, err = gtc(
+        "driver", "device", "register", Account.create().address, "--owner", driver, "--vehicle", "petrol",
+        "--deployment", str(manifest),
+    )  # fmt: skip
+    assert status == 1
+    assert "AccessControlUnauthorizedAccount" in err
+    assert contracts.w3.eth.get_transaction_count(driver) == nonce
+
+
+def test_grant_and_revoke_the_pauser_role_on_token_and_market(gtc, deployed, devnet) -> None:
+    manifest, contracts = deployed
+    buyer = devnet[0].accounts["buyer"].address
+    pauser = contracts.role(contracts.token, "PAUSER_ROLE")
+    assert gtc("admin", "role", "grant", "pauser", buyer, "--deployment", str(manifest))[0] == 0
+    assert contracts.token.functions.hasRole(pauser, buyer).call()
+    assert contracts.market.functions.hasRole(pauser, buyer).call()
+    assert gtc("buyer", "pause", "market", "--deployment", str(manifest))[0] == 0
+    assert contracts.market.functions.paused().call() and not contracts.token.functions.paused().call()
+    status, out, _err = gtc("buyer", "pause", "--deployment", str(manifest))
+    assert status == 0 and "market: paused (already)" in out
+    assert contracts.token.functions.paused().call()
+    assert gtc("buyer", "unpause", "--deployment", str(manifest))[0] == 0
+    assert not contracts.token.functions.paused().call() and not contracts.market.functions.paused().call()
+    assert gtc("admin", "role", "revoke", "pauser", buyer, "--deployment", str(manifest))[0] == 0
+    assert not contracts.token.functions.hasRole(pauser, buyer).call()
+    assert not contracts.market.functions.hasRole(pauser, buyer).call()
+
+
+def test_a_keystore_file_signs_in_place_of_the_environment(gtc, deployed, devnet, tmp_path, monkeypatch) -> None:
+    manifest, contracts = deployed
+    admin = devnet[0].accounts["admin"]
+    keystore = tmp_path / "admin.json"
+    keystore.write_text(json.dumps(Account.encrypt(admin.key, "correct horse", kdf="pbkdf2", iterations=2_000)))
+    buyer = devnet[0].accounts["buyer"].address
+    grant = ("role", "grant", "registrar", buyer, "--keystore", str(keystore), "--deployment", str(manifest))
+
+    status, _out, err = gtc(None, *grant)
+    assert status == 1 and "GTC_KEYSTORE_PASSWORD" in err
+    monkeypatch.setenv("GTC_KEYSTORE_PASSWORD", "wrong")
+    status, _out, err = gtc(None, *grant)
+    assert status == 1 and "cannot unlock the keystore" in err
+    monkeypatch.setenv("GTC_KEYSTORE_PASSWORD", "correct horse")
+    assert gtc(None, *grant)[0] == 0
+    assert contracts.registry.functions.hasRole(contracts.role(contracts.registry, "REGISTRAR_ROLE"), buyer).call()
+
+
+@pytest.mark.parametrize(
+    ("key", "message"), [(None, "no key: set GTC_PRIVATE_KEY"), ("0x1234", "not a 32-byte hex private key")]
+)
+def test_a_missing_or_malformed_key_is_named(gtc, deployed, key, message) -> None:
+    manifest, _contracts = deployed
+    status, _out, err = gtc(None, "pause", "--deployment", str(manifest), key=key)
+    assert status == 1 and message in err
+
+
+def test_a_manifest_of_another_chain_is_refused(gtc, deployed, tmp_path) -> None:
+    manifest, _contracts = deployed
+    other = tmp_path / "other.json"
+    other.write_text(manifest.read_text().replace('"chain_id": ', '"chain_id": 1'))
+    status, _out, err = gtc("admin", "pause", "--deployment", str(other))
+    assert status == 1 and "is for chain 1" in err

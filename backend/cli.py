@@ -20,6 +20,7 @@ from backend.indexer import Indexer, SyncResult
 from backend.settings import BackendSettings
 from contracts.chain import connect
 from contracts.client import CreditContracts, Deployment
+from contracts.environment import setting_errors
 
 log = logging.getLogger("backend")
 
@@ -44,9 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = BackendSettings()
     except ValidationError as exc:
-        for error in exc.errors():
-            name = "BACKEND_" + "_".join(map(str, error["loc"])).upper()
-            print(f"backend: {name}={error.get('input')!r}: {error['msg']}", file=sys.stderr)
+        for line in setting_errors(exc, "BACKEND_"):
+            print(f"backend: {line}", file=sys.stderr)
         return 2
     try:
         return int(args.run(settings, args) or 0)

@@ -191,6 +191,10 @@ class CreditContracts:
         with decoded_reverts():
             return unpack_owners(bytes(self.registry.functions.creditRecipients(day, credits).call()))
 
+    def chain_day(self) -> int:
+        """The UTC day of the latest block (days since 1970-01-01): the token credits only earlier days."""
+        return int(self.w3.eth.get_block("latest")["timestamp"]) // 86_400
+
     def balance_of(self, account: str) -> int:
         return int(self.token.functions.balanceOf(to_checksum_address(account)).call())
 

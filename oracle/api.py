@@ -48,10 +48,10 @@ def create_app(oracle: Oracle) -> FastAPI:
         """Verify a signed report and store the decision. Every report that parses is stored, accepted
         or rejected; a rejection answers with its stable code and a message."""
         decision = oracle.ingest(body.to_signed())
-        if decision.duplicate:
-            response.status_code = 200
-        elif decision.status is ReportStatus.REJECTED:
+        if decision.status is ReportStatus.REJECTED:
             response.status_code = 409 if decision.code == DayConflict.code else 422
+        elif decision.duplicate:
+            response.status_code = 200
         return DecisionOut.of(decision)
 
     @app.get("/v1/reports/{digest}", responses={404: {"description": "No report with this digest was received"}})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from eth_typing import ChecksumAddress
 from sqlalchemy import func
@@ -23,18 +23,30 @@ from oracle.errors import OracleError
 from oracle.merkle import CreditClaim, MerkleTree
 from oracle.store import Claim, ClaimStatus, OracleStore, utc_now
 
+if TYPE_CHECKING:
+    from oracle.minter import MintResult
+
 DEFAULT_BATCH_SIZE = 200
 
 
 class MintingBlocked(OracleError):
     """The chain refuses the whole batch for a reason no claim explains (a missing role, an inactive
-    methodology): an operator must act. The claims stay pending."""
+    methodology, a pause): an operator must act. The claims stay pending; `minted` is what the run
+    minted before and besides."""
+
+    def __init__(self, message: str, minted: Sequence[MintResult] = ()) -> None:
+        super().__init__(message)
+        self.minted = list(minted)
 
 
 class RecipientsView(Protocol):
-    """What planning reads from the device registry (CreditContracts provides it)."""
+    """What planning reads from the chain (CreditContracts provides it)."""
 
     def credit_recipients(self, day: int, credits: bytes) -> list[ChecksumAddress]: ...
+
+    def chain_day(self) -> int:
+        """The UTC day of the chain's latest block: the token credits only the days before it."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -115,7 +127,8 @@ class BatchPlanner:
         self.policy = policy
 
     def due_groups(self, session: Session, *, flush: bool) -> list[Group]:
-        """The groups to mint now, oldest first: all with `flush`, else those full or waited long enough."""
+        """The groups to mint now, oldest first: all with `flush`, else those full or waited long enough;
+        never a day the chain has not yet ended (a report's clock may run minutes ahead of the chain's)."""
         rows = session.exec(
             select(Claim.methodology_id, Claim.day, func.count(), func.min(Claim.accepted_at))
             .where(Claim.status == ClaimStatus.PENDING)
@@ -123,8 +136,11 @@ class BatchPlanner:
             .order_by(func.min(Claim.id))
         ).all()
         due_before = utc_now() - self.policy.max_age
+        chain_day = self.registry.chain_day()
         groups = [Group(methodology_id, day, count, _aware(oldest)) for methodology_id, day, count, oldest in rows]
-        return [g for g in groups if flush or g.claims >= self.policy.size or g.oldest <= due_before]
+        return [
+            g for g in groups if g.day < chain_day and (flush or g.claims >= self.policy.size or g.oldest <= due_before)
+        ]
 
     def pending(self, session: Session, group: Group, after_index: int = -1) -> list[PendingClaim]:
         """The next pending claims of a group after a device index, at most a batch of them."""

@@ -18,15 +18,17 @@ from itertools import islice
 from pathlib import Path
 
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from pydantic import ValidationError
 
 from contracts.addresses import parse_address
 from contracts.chain import Sender, connect
 from contracts.client import CreditContracts, Deployment, day_label, day_number, format_kg
+from contracts.environment import setting_errors
 from oracle.batching import BatchPlanner, MintingBlocked, PlannedBatch
 from oracle.errors import OracleError
 from oracle.explain import describe, explain
-from oracle.minter import Minter, MinterBusy, simulate_mint
+from oracle.minter import Minter, MinterBusy, MintResult, simulate_mint
 from oracle.schemas import ReportLine, read_report_file
 from oracle.service import Oracle
 from oracle.settings import OracleSettings
@@ -48,9 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = OracleSettings()
     except ValidationError as exc:
-        for error in exc.errors():
-            name = "ORACLE_" + "_".join(map(str, error["loc"])).upper()
-            print(f"oracle: {name}={error.get('input')!r}: {error['msg']}", file=sys.stderr)
+        for line in setting_errors(exc, "ORACLE_"):
+            print(f"oracle: {line}", file=sys.stderr)
         return 2
     tune_garbage_collector()
     try:
@@ -153,13 +154,14 @@ def _ingest(settings: OracleSettings, args: argparse.Namespace) -> int:
                 print(f"line {line.line}: not a report: {line.error}")
         decisions = oracle.ingest_many([line.signed for line in reports if line.signed is not None])
         for line, decision in zip(reports, decisions, strict=True):
-            if decision.duplicate:
-                counts["repeated"] += 1
-            elif decision.status is ReportStatus.ACCEPTED:
-                counts["accepted"] += 1
-            else:
+            if decision.status is ReportStatus.REJECTED:
                 counts["rejected"] += 1
-                print(f"line {line.line}: rejected, {decision.code}: {decision.message}")
+                again = " (again: stored once)" if decision.duplicate else ""
+                print(f"line {line.line}: rejected{again}, {decision.code}: {decision.message}")
+            elif decision.duplicate:
+                counts["repeated"] += 1
+            else:
+                counts["accepted"] += 1
     print(", ".join(f"{count} {what}" for what, count in counts.items()))
     return 0
 
@@ -176,23 +178,42 @@ def _mint(settings: OracleSettings, args: argparse.Namespace) -> int:
         return _dry_run(settings, contracts, store, flush=args.all)
     if settings.private_key is None:
         raise CommandError("minting needs the oracle account's key in ORACLE_PRIVATE_KEY (or try --dry-run)")
-    sender = Sender(contracts.w3, Account.from_key(settings.private_key.get_secret_value()))
+    sender = Sender(contracts.w3, _account(settings.private_key.get_secret_value()))
     minter = Minter(store, contracts, sender, settings.batch_policy(), settings.lease_seconds)
     while True:
         try:
-            for result in minter.run(flush=args.all):
-                print(
-                    f"minted {format_kg(result.grams)} kg for {result.claims} device-days of {day_label(result.day)} "
-                    f"in {result.tx_hash} (on-chain batch {result.chain_batch_id}, {result.gas_used:,} gas)",
-                    flush=True,
-                )
-        except MinterBusy as exc:
+            minted = minter.run(flush=args.all)
+        except (MinterBusy, MintingBlocked) as exc:
+            minted = exc.minted if isinstance(exc, MintingBlocked) else []
+            _print_minted(minted)
             if args.every is None:
                 raise CommandError(str(exc)) from None
             log.warning("%s; trying again in %s s", exc, args.every)
+        else:
+            _print_minted(minted)
+            if not minted and args.every is None:
+                print(
+                    "nothing was minted: no claim pends" + ("" if args.all else " that is due (--all mints them all)")
+                )
         if args.every is None:
             return 0
         time.sleep(args.every)
+
+
+def _print_minted(minted: list[MintResult]) -> None:
+    for result in minted:
+        print(
+            f"minted {format_kg(result.grams)} kg for {result.claims} device-days of {day_label(result.day)} "
+            f"in {result.tx_hash} (on-chain batch {result.chain_batch_id}, {result.gas_used:,} gas)",
+            flush=True,
+        )
+
+
+def _account(key: str) -> LocalAccount:
+    try:
+        return Account.from_key(key)
+    except (ValueError, TypeError):
+        raise CommandError("ORACLE_PRIVATE_KEY is not a 32-byte hex private key") from None
 
 
 def _dry_run(settings: OracleSettings, contracts: CreditContracts, store: OracleStore, *, flush: bool) -> int:
@@ -200,7 +221,7 @@ def _dry_run(settings: OracleSettings, contracts: CreditContracts, store: Oracle
     account when its address is known; nothing is written and no key is needed."""
     account = settings.account
     if account is None and settings.private_key is not None:
-        account = Account.from_key(settings.private_key.get_secret_value()).address
+        account = _account(settings.private_key.get_secret_value()).address
     batches = 0
     try:
         for item in BatchPlanner(store, contracts, settings.batch_policy()).dry_run(flush=flush):
@@ -220,13 +241,16 @@ def _dry_run(settings: OracleSettings, contracts: CreditContracts, store: Oracle
     except MintingBlocked as exc:
         raise CommandError(str(exc)) from None
     if batches == 0:
-        print("nothing is due" + ("" if flush else " (--all shows every pending claim)"))
+        print("no claim pends" if flush else "nothing is due (--all shows every pending claim)")
     return 0
 
 
 def _explain(settings: OracleSettings, args: argparse.Namespace) -> int:
     last = args.last or datetime.now(UTC).date() - timedelta(days=1)
-    first = args.first or last - timedelta(days=29)
+    try:
+        first = args.first or last - timedelta(days=29)
+    except OverflowError:
+        raise CommandError(f"--to {last} leaves no room for the default 30 days: give --from too") from None
     try:
         explanation = explain(_store(settings), args.device, day_number(first), day_number(last))
     except ValueError as exc:

@@ -31,7 +31,7 @@ from contracts.client import CreditContracts
 from oracle.batching import BatchPlanner, BatchPolicy, ClaimLike, Group, MintingBlocked, PlannedBatch, named_by, packed
 from oracle.errors import OracleError
 from oracle.faults import crash_point
-from oracle.store import BatchStatus, Claim, ClaimStatus, MintBatch, OracleStore, utc_now
+from oracle.store import BatchStatus, Claim, ClaimStatus, ConcurrentDecision, MintBatch, OracleStore, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +76,25 @@ class Minter:
     def run(self, *, flush: bool = True) -> list[MintResult]:
         """Finish what a previous run left, then mint the pending claims: all of them with `flush`, else
         only the groups the batch policy says are due. Raises MinterBusy while another minter holds the
-        store's lease."""
+        store's lease. A group the chain refuses as a whole does not stop the others: MintingBlocked is
+        raised after them, carrying what was minted."""
         self._renew_lease()
+        blocked: list[MintingBlocked] = []
         try:
             results = self.reconcile()
             with self.store.session() as session:
                 groups = self.planner.due_groups(session, flush=flush)
             for group in groups:
-                while (batch_id := self._prepare_batch(group)) is not None:
-                    result = self._sign_and_send(batch_id)
-                    if result is not None:
-                        results.append(result)
-                    self._renew_lease()
+                try:
+                    while (batch_id := self._prepare_batch(group)) is not None:
+                        result = self._sign_and_send(batch_id)
+                        if result is not None:
+                            results.append(result)
+                        self._renew_lease()
+                except MintingBlocked as exc:
+                    blocked.append(exc)
+            if blocked:
+                raise MintingBlocked("; ".join(dict.fromkeys(str(exc) for exc in blocked)), minted=results)
             return results
         finally:
             self.store.release_lease(self.holder)
@@ -109,22 +116,31 @@ class Minter:
                 if planned is None:
                     session.commit()
                     continue
-                batch = MintBatch(
-                    methodology_id=planned.methodology_id,
-                    day=planned.day,
-                    evidence_root="0x" + planned.tree.root.hex(),
-                    claims=len(planned.claims),
-                    grams=planned.grams,
-                )
-                session.add(batch)
-                session.flush()
-                assert batch.id is not None
-                owners = {claim.id: owner for claim, owner in zip(planned.claims, planned.owners, strict=True)}
-                self.store.batch_claims(session, batch.id, owners)
-                session.commit()
-                crash_point("batch-prepared")
-                return batch.id
+                try:
+                    return self._write_batch(session, planned)
+                except ConcurrentDecision:
+                    # A report decided meanwhile held one of these claims (an odometer gap after a
+                    # car-free day): plan again from what pends now.
+                    session.rollback()
             return None
+
+    def _write_batch(self, session: Session, planned: PlannedBatch) -> int:
+        """Record a planned batch and put its claims into it, in one transaction."""
+        batch = MintBatch(
+            methodology_id=planned.methodology_id,
+            day=planned.day,
+            evidence_root="0x" + planned.tree.root.hex(),
+            claims=len(planned.claims),
+            grams=planned.grams,
+        )
+        session.add(batch)
+        session.flush()
+        assert batch.id is not None
+        owners = {claim.id: owner for claim, owner in zip(planned.claims, planned.owners, strict=True)}
+        self.store.batch_claims(session, batch.id, owners)
+        session.commit()
+        crash_point("batch-prepared")
+        return batch.id
 
     def _sign_and_send(self, batch_id: int) -> MintResult | None:
         with self.store.session() as session:

@@ -3,6 +3,7 @@ JSON integers (no floats, no strings, no booleans), unknown fields are refused, 
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,8 +140,15 @@ class ReportLine:
 def read_report_file(path: Path) -> Iterator[ReportLine]:
     """The signed reports of a JSON-lines file, one object per line; blank lines are skipped. A line that
     is not a report is yielded with its error, so that one bad line does not hide the others."""
-    with path.open() as file:
-        for number, text in enumerate(file, start=1):
+    with path.open("rb") as file:
+        for number, raw in enumerate(file, start=1):
+            if number == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)  # editors on Windows start UTF-8 files with one
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield ReportLine(number, None, f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}")
+                continue
             if not text.strip():
                 continue
             try:

@@ -48,7 +48,8 @@ class Decision:
     methodology_id: int | None
     flags: list[str]
     duplicate: bool = False
-    """True when this exact report (same EIP-712 digest) had been accepted before: nothing new was stored."""
+    """True when this exact report (same EIP-712 digest) had been decided the same way before (accepted,
+    or rejected for the same reason): nothing new was stored, and this is the earlier decision."""
 
     @classmethod
     def of(cls, record: ReportRecord, *, duplicate: bool = False) -> Decision:
@@ -156,7 +157,10 @@ class _DecisionBatch:
             device: _Baseline(report_id=read.report_id, last=read.last_accepted())
             for device, read in self.read_baselines.items()
         }
-        self.earlier = OracleStore.accepted_by_digest(session, {item.digest for item in checked})
+        digests = {item.digest for item in checked}
+        self.earlier = OracleStore.accepted_by_digest(session, digests)
+        self.rejected: dict[str, int | ReportRecord] = dict(OracleStore.latest_rejections(session, digests))
+        """Digest → its latest rejection: a stored record, or a row of this batch."""
         self.accepted_days = OracleStore.accepted_by_device_day(
             session, {(item.signed.report.device, item.signed.report.day) for item in checked}
         )
@@ -165,7 +169,7 @@ class _DecisionBatch:
         """(row of the report, claim) pairs."""
         self.outcomes: list[tuple[int | ReportRecord, bool]] = []
         """Per report decided: the row written for it or the stored record it repeats, and whether it is a
-        repeat (an idempotent success, nothing new stored)."""
+        repeat (the same answer again, nothing new stored)."""
         self.accepted_rows: dict[str, int] = {}
         """Digest → row, for reports accepted in this batch."""
         self.doubted_rows: set[int] = set()
@@ -196,7 +200,14 @@ class _DecisionBatch:
         self._accept(item, item.judgement, flags, baseline)
 
     def _reject(self, item: Checked, rejection: ReportRejected) -> None:
-        self._add_row(item, ReportStatus.REJECTED, rejection.code, rejection.message)
+        earlier = self.rejected.get(item.digest)
+        earlier_code = self.rows[earlier]["code"] if isinstance(earlier, int) else getattr(earlier, "code", None)
+        if earlier is not None and earlier_code == rejection.code:
+            # The same report refused for the same reason again: stored once, so that replaying a
+            # device's rejected report cannot fill its owner's page.
+            self.outcomes.append((earlier, True))
+            return
+        self.rejected[item.digest] = self._add_row(item, ReportStatus.REJECTED, rejection.code, rejection.message)
         log.info("rejected %s: %s", item.digest, rejection)
 
     def _accept(self, item: Checked, judgement: Judgement, flags: list[str], baseline: _Baseline | None) -> None:

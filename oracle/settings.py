@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
+from contracts.addresses import parse_address
 from oracle import methodology
 from oracle.batching import DEFAULT_BATCH_SIZE, BatchPolicy
 from oracle.minter import LEASE_SECONDS
 from oracle.validation import Limits
 
 _DEFAULTS = Limits()
+_PRIVATE_KEY = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
 class OracleSettings(BaseSettings):
@@ -54,6 +59,38 @@ class OracleSettings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [int(part) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("methodologies")
+    @classmethod
+    def _published(cls, ids: list[int]) -> list[int]:
+        if not ids:
+            raise ValueError("name at least one methodology")
+        published = sorted(int(path.stem[1:]) for path in methodology.METHODOLOGY_DIR.glob("v*.json"))
+        unknown = [methodology_id for methodology_id in ids if methodology_id not in published]
+        if unknown:
+            raise ValueError(f"no methodology {unknown[0]} is published (published: {published})")
+        return ids
+
+    @field_validator("account")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        return None if value is None else parse_address(value)
+
+    @field_validator("private_key")
+    @classmethod
+    def _key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _PRIVATE_KEY.fullmatch(value.get_secret_value()):
+            raise ValueError("must be a 32-byte private key in hex, 0x and 64 digits")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError("must be an SQLAlchemy database URL, e.g. sqlite:///var/oracle.db") from None
         return value
 
     def batch_policy(self) -> BatchPolicy:

@@ -229,6 +229,19 @@ class OracleStore:
         return found
 
     @staticmethod
+    def latest_rejections(session: Session, digests: Collection[str]) -> dict[str, ReportRecord]:
+        """The latest rejection of each digest that has one."""
+        found: dict[str, ReportRecord] = {}
+        for chunk in _chunks(digests):
+            query = (
+                select(ReportRecord)
+                .where(col(ReportRecord.digest).in_(chunk), ReportRecord.status == ReportStatus.REJECTED)
+                .order_by(col(ReportRecord.id))
+            )
+            found.update((record.digest, record) for record in session.exec(query))
+        return found
+
+    @staticmethod
     def accepted_by_device_day(session: Session, device_days: Collection[tuple[str, int]]) -> dict[DeviceDay, str]:
         """The digest of the accepted report of each (device, day) that has one."""
         found: dict[DeviceDay, str] = {}

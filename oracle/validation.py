@@ -53,10 +53,11 @@ class LastAccepted:
 
 
 def check_day(report: DailyReport, now: datetime, limits: Limits) -> None:
-    """The day must be over (allowing a device clock a few minutes fast), and within the window."""
-    today = day_number((now + timedelta(seconds=limits.clock_skew_seconds)).date())
-    if report.day >= today:
-        raise DayNotEnded(day_label(report.day), day_label(day_number(now.date())))
+    """The day must be over (allowing a device clock a few minutes fast: the chain credits the day only
+    once it is over by the chain's clock), and within the window, counted from the oracle's own today."""
+    today = day_number(now.date())
+    if report.day >= day_number((now + timedelta(seconds=limits.clock_skew_seconds)).date()):
+        raise DayNotEnded(day_label(report.day), day_label(today))
     if today - report.day > limits.max_report_age_days:
         raise DayTooOld(day_label(report.day), limits.max_report_age_days, day_label(today))
 

@@ -100,6 +100,14 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("account", type=_address)
         command.set_defaults(run=_change_role, grant=action == "grant")
 
+    sample = commands.add_parser(
+        "sample-trips",
+        parents=[attached],
+        help="register the real trip sample's cars (registrar) and sign their days, moved to end yesterday",
+    )
+    sample.add_argument("--out", type=Path, default=Path("var/devnet/reports.jsonl"), help="the JSON-lines file")
+    sample.set_defaults(run=_sample_trips)
+
     for action in ("pause", "unpause"):
         command = commands.add_parser(action, parents=[attached], help=f"{action} minting and trading (pauser)")
         command.add_argument("target", nargs="?", choices=["token", "market", "all"], default="all")
@@ -123,6 +131,7 @@ def _demo(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from backend.settings import BackendSettings
+    from contracts.environment import setting_errors
     from oracle.settings import OracleSettings
     from scripts.demo import run_demo
     from scripts.trips import SAMPLE_DIR
@@ -131,9 +140,8 @@ def _demo(args: argparse.Namespace) -> int:
         oracle_settings, backend_settings = OracleSettings(), BackendSettings()
     except ValidationError as exc:
         prefix = {"OracleSettings": "ORACLE_", "BackendSettings": "BACKEND_"}[exc.title]
-        for error in exc.errors():
-            name = prefix + "_".join(map(str, error["loc"])).upper()
-            print(f"gtc: {name}={error.get('input')!r}: {error['msg']}", file=sys.stderr)
+        for line in setting_errors(exc, prefix):
+            print(f"gtc: {line}", file=sys.stderr)
         return 2
     run_demo(
         args.work_dir, args.sample_dir or SAMPLE_DIR, oracle_settings=oracle_settings, backend_settings=backend_settings
@@ -160,8 +168,13 @@ def _compile(_args: argparse.Namespace) -> int:
 
 
 def _devnet(args: argparse.Namespace) -> int:
-    from scripts.devnet import serve, start
+    from scripts.devnet import PortTaken, check_port_free, serve, start
 
+    try:
+        check_port_free(args.host, args.port)
+    except PortTaken as exc:
+        print(f"gtc: {exc}", file=sys.stderr)
+        return 1
     devnet = start(args.state_dir, fresh=args.fresh)
     head = devnet.w3.eth.block_number
     origin = f"restored from {args.state_dir} at block {head}" if devnet.restored else "new, contracts deployed"
@@ -227,6 +240,21 @@ def _change_role(args: argparse.Namespace) -> int:
     where = " and ".join(ROLES[args.role].contracts)
     done = f"granted {args.role} to" if args.grant else f"revoked {args.role} from"
     print(f"{done} {args.account} on the {where}")
+    return 0
+
+
+def _sample_trips(args: argparse.Namespace) -> int:
+    from contracts.client import day_label
+    from scripts.operate import sign_sample_trips
+
+    sender, contracts = _attached(args)
+    yesterday = contracts.chain_day() - 1
+    vehicles = sign_sample_trips(sender, contracts, args.out, last_day=yesterday)
+    for vehicle in vehicles:
+        registered = "registered" if vehicle.newly_registered else "already registered"
+        print(f"  {vehicle.vehicle_id:<8} {vehicle.reports} days, device {vehicle.device} ({registered})")
+    total = sum(vehicle.reports for vehicle in vehicles)
+    print(f"{total} signed reports, each car's last day moved to {day_label(yesterday)}, written to {args.out}")
     return 0
 
 

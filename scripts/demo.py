@@ -184,7 +184,8 @@ def run_demo(
         for label, signed in attempts:
             response = httpx.post(f"{oracle_url}/v1/reports", json=signed.to_json(), timeout=30)
             body = response.json()
-            outcome = "duplicate of an accepted report: nothing stored" if body["duplicate"] else body["message"]
+            repeat = body["duplicate"] and body["status"] == "accepted"
+            outcome = "duplicate of an accepted report: nothing stored" if repeat else body["message"]
             echo(f"  {label:<46} HTTP {response.status_code} {body['code']}: {outcome}")
     result.accepted, result.rejected = _count_decisions(oracle_store)
 

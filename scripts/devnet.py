@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -172,6 +173,23 @@ def start(state_dir: Path, *, fresh: bool = False) -> Devnet:
     listing = {role: {"address": a.address, "privateKey": "0x" + bytes(a.key).hex()} for role, a in accounts.items()}
     (state_dir / "accounts.json").write_text(json.dumps(listing, indent=2) + "\n")
     return Devnet(w3, deployment, accounts, journal, restored)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse to start (before deploying or writing anything) where the port is taken, typically by
+    another devnet that the oracle would then be talking to instead."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortTaken(
+                f"cannot listen on {host}:{port} ({exc.strerror}): is a devnet running? Try --port"
+            ) from None
+
+
+class PortTaken(Exception):
+    """The devnet's port is in use."""
 
 
 def _saved_deployment(w3: Web3, path: Path) -> Deployment | None:

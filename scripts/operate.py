@@ -1,5 +1,6 @@
 """Operating a deployment on any JSON-RPC node: deploy, register and suspend devices, grant and revoke
-roles, pause. The `gtc` subcommands of the same names call these.
+roles, pause; and, for a devnet, register the real trip sample's cars and sign their days. The `gtc`
+subcommands of the same names call these.
 
 The operator's key comes from the environment (GTC_PRIVATE_KEY) or from an encrypted keystore file
 (the JSON that geth, Foundry's `cast wallet` and MetaMask export), unlocked with GTC_KEYSTORE_PASSWORD
@@ -32,6 +33,10 @@ from contracts.client import (
     deploy,
 )
 from oracle import methodology
+from oracle.device import DeviceSigner
+from oracle.report import ReportDomain
+from scripts.devnet import dev_account, dev_key
+from scripts.trips import SAMPLE_DIR, daily_reports, load_sample
 
 KEY_VARIABLE = "GTC_PRIVATE_KEY"
 PASSWORD_VARIABLE = "GTC_KEYSTORE_PASSWORD"
@@ -160,3 +165,41 @@ def set_paused(sender: Sender, contracts: CreditContracts, targets: tuple[str, .
 
 def _contracts(contracts: CreditContracts, names: tuple[str, ...]) -> list[Contract]:
     return [getattr(contracts, name) for name in names]
+
+
+@dataclass(frozen=True)
+class SampleVehicle:
+    vehicle_id: str
+    device: str
+    owner: str
+    reports: int
+    newly_registered: bool
+
+
+def sign_sample_trips(
+    registrar: Sender, contracts: CreditContracts, out: Path, *, last_day: int, sample_dir: Path = SAMPLE_DIR
+) -> list[SampleVehicle]:
+    """Register the real trip sample's vehicles (device keys and owner wallets derived from public labels,
+    as in the demo) and write their devices' signed reports to `out`, each vehicle's days moved so that
+    its last one is `last_day`: reports a running oracle will take. Devices already registered are kept."""
+    domain = ReportDomain.from_eip712(contracts.report_domain())
+    vehicles, lines = [], []
+    for log in load_sample(sample_dir):
+        device = DeviceSigner(dev_key(f"device {log.vehicle.vehicle_id}"))
+        owner = dev_account(f"driver {log.vehicle.vehicle_id}").address
+        new = contracts.device(device.address) is None
+        if new:
+            register_device(registrar, contracts, device.address, owner, _vehicle_name(log.vehicle.vehicle_class))
+        reports = daily_reports(log, device.address)
+        shift = last_day - max(report.day for report in reports) if reports else 0
+        for report in reports:
+            signed = device.sign(report.replace(day=report.day + shift), domain)
+            lines.append((signed.report.day, json.dumps(signed.to_json())))
+        vehicles.append(SampleVehicle(log.vehicle.vehicle_id, device.address, owner, len(reports), new))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(line + "\n" for _, line in sorted(lines)))
+    return vehicles
+
+
+def _vehicle_name(vehicle_class: VehicleClass) -> str:
+    return next(name for name, known in VEHICLE_CLASSES.items() if known is vehicle_class)

@@ -113,11 +113,6 @@ def register(
     return device
 
 
-def chain_today(contracts: CreditContracts) -> int:
-    """The UTC day of the chain's latest block: the contracts' "today"."""
-    return int(contracts.w3.eth.get_block("latest")["timestamp"]) // 86_400
-
-
 @pytest.fixture
 def ev_device(contracts: CreditContracts, actors: Actors) -> DeviceSigner:
     """A battery-electric car's device, owned by `driver`."""

@@ -23,7 +23,7 @@ from backend.models import (
 from contracts.client import CreditContracts, Deployment
 from oracle.device import DeviceSigner
 from tests.backend.activity import Activity, make_activity
-from tests.conftest import Actors, SenderFor, chain_today
+from tests.conftest import Actors, SenderFor
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_every_event_kind_lands_in_its_table(
         )
         assert session.get_one(Device, petrol_device.address).status == 2
         sold = session.get_one(Device, ev_device.address)
-        assert (sold.owner, sold.owner_since) == (actors.buyer.address, chain_today(contracts))
+        assert (sold.owner, sold.owner_since) == (actors.buyer.address, contracts.chain_day())
         names = {row.name for row in session.exec(select(EventRecord))}
     assert {"RoleGranted", "MethodologyRegistered", "ProceedsWithdrawn"} <= names
     for_amounts = json.loads(next(iter(_events(db, "CreditsIssued"))).args)

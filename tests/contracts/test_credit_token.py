@@ -9,7 +9,7 @@ from contracts.client import CreditContracts, DeviceStatus, VehicleClass, pack_c
 from oracle.device import DeviceSigner
 from oracle.merkle import CreditClaim, MerkleTree
 from oracle.methodology import DailyFigures
-from tests.conftest import Actors, SenderFor, chain_today, register
+from tests.conftest import Actors, SenderFor, register
 from tests.helpers import issue, reverts
 
 DAY = 19_000
@@ -156,7 +156,7 @@ def test_credits_can_never_be_minted_to_the_token_or_the_market(
 def test_a_day_is_credited_only_once_it_is_over(
     contracts: CreditContracts, oracle: Sender, ev_device: DeviceSigner
 ) -> None:
-    today = chain_today(contracts)
+    today = contracts.chain_day()
     for day in (today, today + 1, 2**32 - 1):
         with reverts("CreditTokenDayNotEnded", day=day, today=today):
             issue(contracts, oracle, day, (ev_device.address, 1750))

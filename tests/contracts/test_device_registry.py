@@ -5,7 +5,7 @@ from web3.logs import DISCARD
 from contracts.chain import Sender
 from contracts.client import CreditContracts, DeviceRecord, DeviceStatus, VehicleClass, pack_credits, unpack_owners
 from oracle.device import DeviceSigner
-from tests.conftest import Actors, SenderFor, chain_today, key
+from tests.conftest import Actors, SenderFor, key
 from tests.helpers import issue, reverts
 
 ZERO = "0x" + "0" * 40
@@ -85,7 +85,7 @@ def test_a_device_can_be_suspended_and_reactivated(
 def test_a_sold_car_keeps_its_past_credits_with_the_seller(
     contracts: CreditContracts, actors: Actors, ev_device: DeviceSigner, sender: SenderFor
 ) -> None:
-    today = chain_today(contracts)
+    today = contracts.chain_day()
     receipt = sender("registrar").transact(
         contracts.registry.functions.setDeviceOwner(ev_device.address, actors.buyer.address, today)
     )
@@ -109,7 +109,7 @@ def test_a_sold_car_keeps_its_past_credits_with_the_seller(
 def test_a_sale_cannot_rewrite_days_already_over(
     contracts: CreditContracts, actors: Actors, ev_device: DeviceSigner, sender: SenderFor
 ) -> None:
-    today = chain_today(contracts)
+    today = contracts.chain_day()
     set_owner = contracts.registry.functions.setDeviceOwner
     with reverts("DeviceRegistryOwnershipInThePast", device=ev_device.address, fromDay=today - 1, today=today):
         sender("registrar").transact(set_owner(ev_device.address, actors.buyer.address, today - 1))
@@ -120,7 +120,7 @@ def test_a_sale_cannot_rewrite_days_already_over(
 def test_ownership_only_moves_forward_and_one_past_owner_is_remembered(
     contracts: CreditContracts, actors: Actors, ev_device: DeviceSigner, sender: SenderFor
 ) -> None:
-    today = chain_today(contracts)
+    today = contracts.chain_day()
     set_owner = contracts.registry.functions.setDeviceOwner
     registrar = sender("registrar")
     with reverts("DeviceRegistryZeroAddress"):

@@ -75,6 +75,8 @@ def test_a_conflicting_report_answers_409(
     other = ev_device.sign(daily(ev_device, distance_m=41_000, energy_wh=4_100), domain).to_json()
     response = api.post("/v1/reports", json=other)
     assert (response.status_code, response.json()["code"]) == (409, "DAY_CONFLICT")
+    again = api.post("/v1/reports", json=other)  # a replay is refused alike, and stored once
+    assert (again.status_code, again.json()["code"], again.json()["duplicate"]) == (409, "DAY_CONFLICT", True)
 
 
 @pytest.mark.parametrize(

@@ -122,6 +122,8 @@ def test_mint_then_explain(
     assert main(["mint", "--all"]) == 0
     minted = capsys.readouterr().out.splitlines()
     assert len(minted) == 2 and all(line.startswith("minted 2.089 kg for 1 device-days of ") for line in minted)
+    assert main(["mint"]) == 0
+    assert capsys.readouterr().out == "nothing was minted: no claim pends that is due (--all mints them all)\n"
 
     assert main(["explain", ev_device.address.lower()]) == 0
     text = capsys.readouterr().out
@@ -147,3 +149,6 @@ def test_wrong_settings_and_arguments_are_refused_with_a_reason(
     with pytest.raises(SystemExit):
         main(["explain", "0x1234"])
     assert "must be a 0x-prefixed 20-byte hex address" in capsys.readouterr().err
+    monkeypatch.delenv("ORACLE_BATCH_SIZE")
+    assert main(["explain", "0x" + "12" * 20, "--to", "0001-01-05"]) == 1
+    assert "leaves no room for the default 30 days" in capsys.readouterr().err

@@ -1,21 +1,23 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlmodel import col, select
 from web3.logs import DISCARD
 
 from contracts.chain import Sender
-from contracts.client import CreditContracts, DeviceStatus
-from oracle.batching import BatchPlanner, BatchPolicy, MintingBlocked, PlannedBatch, Refusal, batch_tree
+from contracts.client import CreditContracts, DeviceStatus, day_date
+from oracle import methodology as methodologies
+from oracle.batching import BatchPlanner, BatchPolicy, MintingBlocked, PendingClaim, PlannedBatch, Refusal, batch_tree
 from oracle.device import DeviceSigner
+from oracle.methodology import DailyFigures
 from oracle.minter import Minter, MinterBusy
 from oracle.report import ReportDomain
 from oracle.service import Oracle
-from oracle.store import BatchStatus, Claim, ClaimStatus, MintBatch, OracleStore
-from tests.conftest import TODAY, Actors, SenderFor
+from oracle.store import BatchStatus, Claim, ClaimStatus, MintBatch, OracleStore, ReportStatus
+from tests.conftest import TODAY, Actors, SenderFor, clock_at
 from tests.helpers import issue
 from tests.oracle.conftest import daily
 
@@ -317,3 +319,75 @@ def test_a_dry_run_names_the_claims_the_registry_would_refuse(
     ]
     assert [len(p.claims) for p in outcome if isinstance(p, PlannedBatch)] == [1]
     assert claim_states(store) == [ClaimStatus.PENDING] * 3
+
+
+def test_a_day_the_chain_has_not_ended_waits_without_stopping_the_others(
+    contracts: CreditContracts,
+    store: OracleStore,
+    sender: SenderFor,
+    methodology: DailyFigures,
+    ev_device: DeviceSigner,
+    domain: ReportDomain,
+) -> None:
+    """At 23:57 a device clock a few minutes fast reports the day now ending; it is accepted (within the
+    skew allowed) but only minted once the chain's day is over, and the day before is minted meanwhile."""
+    chain_today = contracts.chain_day()
+    late_evening = datetime.combine(day_date(chain_today), time(23, 57), UTC)
+    oracle = Oracle(store, contracts, [methodology], clock=lambda: late_evening)
+    for sequence, day in enumerate((chain_today - 1, chain_today), start=1):
+        report = daily(ev_device, day=day, sequence=sequence, start_m=(sequence - 1) * 40_000)
+        assert oracle.ingest(ev_device.sign(report, domain)).status is ReportStatus.ACCEPTED
+
+    results = Minter(store, contracts, sender("oracle"), BatchPolicy(size=1)).run(flush=True)
+    assert [result.day for result in results] == [chain_today - 1]
+    assert claim_states(store) == [ClaimStatus.MINTED, ClaimStatus.PENDING]
+
+
+def test_a_group_the_chain_refuses_does_not_stop_the_other_groups(
+    contracts: CreditContracts,
+    store: OracleStore,
+    sender: SenderFor,
+    ev_device: DeviceSigner,
+    petrol_device: DeviceSigner,
+    domain: ReportDomain,
+) -> None:
+    """v2 pays the EV's day, v1 the petrol car's; with v2 deactivated on chain, v1's batch still goes out
+    and the run then says what is blocked, carrying what it minted."""
+    oracle = Oracle(store, contracts, [methodologies.load(2), methodologies.load(1)], clock=clock_at(TODAY))
+    oracle.ingest(ev_device.sign(daily(ev_device, day=TODAY - 1), domain))
+    oracle.ingest(petrol_device.sign(daily(petrol_device, day=TODAY - 1, distance_m=0, energy_wh=0), domain))
+    sender("admin").transact(contracts.token.functions.setMethodologyActive(2, False))
+
+    with pytest.raises(MintingBlocked, match="CreditTokenMethodologyInactive") as blocked:
+        Minter(store, contracts, sender("oracle"), BatchPolicy(size=10)).run()
+    assert [(result.claims, result.grams) for result in blocked.value.minted] == [(1, 2580)]
+    with store.session() as session:
+        states = {claim.methodology_id: claim.status for claim in session.exec(select(Claim))}
+    assert states == {2: ClaimStatus.PENDING, 1: ClaimStatus.MINTED}
+
+
+def test_a_claim_held_while_its_batch_is_planned_is_left_out_of_the_batch(
+    minter: Minter,
+    store: OracleStore,
+    contracts: CreditContracts,
+    monkeypatch: pytest.MonkeyPatch,
+    three_claims: list[str],
+) -> None:
+    """A report decided while the minter asks the registry holds the petrol car's car-free claim (an
+    odometer gap): the batch is planned again without it."""
+    plan = minter.planner.plan
+
+    def plan_while_a_report_holds_a_claim(claims: list[PendingClaim]) -> tuple[PlannedBatch | None, list[Refusal]]:
+        planned = plan(claims)
+        with store.session() as session:
+            petrol_claim = session.exec(select(Claim).where(Claim.grams == 2580)).one()
+            if petrol_claim.status is ClaimStatus.PENDING:
+                store.hold_claims(session, [petrol_claim.id], "the odometer moved after this day")
+                session.commit()
+        return planned
+
+    monkeypatch.setattr(minter.planner, "plan", plan_while_a_report_holds_a_claim)
+    results = minter.run()
+    assert [(result.claims, result.grams) for result in results] == [(1, 1750), (1, 1750)]
+    assert claim_states(store) == [ClaimStatus.MINTED, ClaimStatus.MINTED, ClaimStatus.HELD]
+    assert contracts.supply().issued == 3500

@@ -78,6 +78,23 @@ def test_a_different_report_for_an_accepted_day_is_a_stored_conflict(
     assert len(claims(store)) == 1
 
 
+def test_a_report_rejected_again_for_the_same_reason_is_stored_once(
+    oracle: Oracle, store: OracleStore, ev_device: DeviceSigner, domain: ReportDomain
+) -> None:
+    """Replaying a device's rejected report, alone or many times in one batch, cannot fill its page."""
+    oracle.ingest(ev_device.sign(daily(ev_device), domain))
+    conflict = ev_device.sign(daily(ev_device, distance_m=50_000, energy_wh=5_000), domain)
+    other_conflict = ev_device.sign(daily(ev_device, distance_m=60_000, energy_wh=6_000), domain)
+    first = oracle.ingest(conflict)
+    again = oracle.ingest_many([conflict, other_conflict, other_conflict, conflict])
+    assert [(d.code, d.duplicate) for d in again] == [
+        ("DAY_CONFLICT", True), ("DAY_CONFLICT", False), ("DAY_CONFLICT", True), ("DAY_CONFLICT", True),
+    ]  # fmt: skip
+    assert again[0].report_id == again[3].report_id == first.report_id
+    assert again[2].report_id == again[1].report_id
+    assert [r.code for r in store.reports()] == ["ACCEPTED", "DAY_CONFLICT", "DAY_CONFLICT"]
+
+
 def test_a_rejected_report_is_judged_afresh_when_sent_again(
     contracts: CreditContracts,
     store: OracleStore,

@@ -78,6 +78,14 @@ def test_a_device_clock_a_few_minutes_fast_is_tolerated() -> None:
     assert reason(check_day, report(day=TODAY), late_evening, Limits(clock_skew_seconds=0)) == DayNotEnded.code
 
 
+def test_the_skew_allowance_does_not_shorten_the_age_window() -> None:
+    """At 23:57 a report 30 days old is still within 30 days of today; the message names today."""
+    late_evening = datetime.combine(day_date(TODAY), time(23, 57), UTC)
+    check_day(report(day=TODAY - 30), late_evening, LIMITS)
+    with pytest.raises(DayTooOld, match=f"before today \\({day_date(TODAY).isoformat()} UTC\\)"):
+        check_day(report(day=TODAY - 31), late_evening, LIMITS)
+
+
 def test_the_first_report_of_a_device_only_needs_a_forward_odometer() -> None:
     assert check_continuity(report(odometer_start_m=77), None) == []
     assert reason(check_continuity, report(odometer_start_m=10, odometer_end_m=9), None) == OdometerReversed.code

@@ -3,6 +3,7 @@ scripts/chainstate.py)."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from web3 import Web3
 from contracts.chain import decode_revert
 from contracts.client import CreditContracts
 from scripts.chainstate import MAGIC, RECORD, SET, JournalError, read_journal
+from scripts.cli import main
 from scripts.devnet import Devnet, create_app, start
 from scripts.serve import serving
 
@@ -133,3 +135,15 @@ def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"something else")
     with pytest.raises(JournalError, match="not a devnet journal"):
         read_journal(path)
+
+
+def test_a_taken_port_stops_the_devnet_before_it_deploys_or_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["devnet", "--port", str(port), "--state-dir", str(tmp_path / "devnet")]) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert not (tmp_path / "devnet").exists()

@@ -11,6 +11,9 @@ from eth_account import Account
 
 from contracts.chain import connect
 from contracts.client import CreditContracts, Deployment, DeviceStatus, VehicleClass, artifact_hashes
+from oracle.report import ReportDomain
+from oracle.schemas import parse_report_line
+from oracle.signatures import recover_signer
 from scripts.cli import main
 from scripts.devnet import Devnet, create_app, start
 from scripts.serve import serving
@@ -160,3 +163,22 @@ def test_a_manifest_of_another_chain_is_refused(gtc, deployed, tmp_path) -> None
     other.write_text(manifest.read_text().replace('"chain_id": ', '"chain_id": 1'))
     status, _out, err = gtc("admin", "pause", "--deployment", str(other))
     assert status == 1 and "is for chain 1" in err
+
+
+def test_sample_trips_registers_the_sample_s_cars_and_signs_days_that_end_yesterday(gtc, deployed, tmp_path) -> None:
+    manifest, contracts = deployed
+    out = tmp_path / "reports.jsonl"
+    status, text, err = gtc("registrar", "sample-trips", "--deployment", str(manifest), "--out", str(out))
+    assert status == 0, err
+    assert text.count("(registered)") == 7
+    lines = [parse_report_line(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 25
+    assert max(signed.report.day for signed in lines) == contracts.chain_day() - 1
+    domain = ReportDomain.from_eip712(contracts.report_domain())
+    for signed in lines:
+        assert recover_signer(domain.digest(signed.report), signed.signature) == signed.report.device
+        assert contracts.device(signed.report.device) is not None
+    # Run again, the cars are kept and the same reports signed.
+    status, text, _err = gtc("registrar", "sample-trips", "--deployment", str(manifest), "--out", str(out))
+    assert status == 0 and text.count("(already registered)") == 7
+    assert [parse_report_line(line) for line in out.read_text().splitlines()] == lines

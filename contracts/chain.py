@@ -16,10 +16,15 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from eth.exceptions import HeaderNotFound
+from eth.exceptions import TransactionNotFound as EvmTransactionNotFound
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
+from eth_tester import EthereumTester, PyEVMBackend
+from eth_tester.backends.pyevm.serializers import serialize_transaction, serialize_transaction_receipt
 from eth_tester.exceptions import TransactionFailed
+from eth_tester.exceptions import TransactionNotFound as TesterTransactionNotFound
 from eth_typing import ChecksumAddress
 from eth_utils import function_signature_to_4byte_selector
 from hexbytes import HexBytes
@@ -58,8 +63,48 @@ class TransactionReverted(Exception):
         super().__init__(f"transaction {tx_hash} reverted after {gas_used} gas")
 
 
+class IndexedBackend(PyEVMBackend):
+    """eth-tester's py-evm backend, finding a transaction through py-evm's own hash index.
+
+    eth-tester looks a transaction up by scanning every block back from the newest, so each receipt costs
+    time in proportion to the chain's length and `eth_getLogs` (a receipt per transaction in its range)
+    grows with the square of it: 50 blocks of a 300-block chain took 6.3 s. py-evm keeps an index from
+    transaction hash to (block, position); with it a lookup costs the same on any chain.
+    """
+
+    def get_transaction_by_hash(self, transaction_hash: bytes) -> Any:
+        block, transaction, index = self._located(transaction_hash)
+        return serialize_transaction(block, transaction, index, self._pending(block))
+
+    def get_transaction_receipt(self, transaction_hash: bytes) -> Any:
+        block, transaction, index = self._located(transaction_hash)
+        receipts = block.get_receipts(self.chain.chaindb)
+        return serialize_transaction_receipt(
+            block, receipts, transaction, index, self._pending(block), self.chain.get_vm()
+        )
+
+    def _located(self, transaction_hash: bytes) -> tuple[Any, Any, int]:
+        pending = self.chain.get_block()
+        for index, transaction in enumerate(pending.transactions):
+            if transaction.hash == transaction_hash:
+                return pending, transaction, index
+        try:
+            number, index = self.chain.chaindb.get_transaction_index(transaction_hash)
+            block = self.chain.get_canonical_block_by_number(number)
+        except (EvmTransactionNotFound, HeaderNotFound):
+            block = None
+        # A reverted snapshot leaves the index pointing where the transaction was: check it is still there.
+        if block is None or index >= len(block.transactions) or block.transactions[index].hash != transaction_hash:
+            raise TesterTransactionNotFound(f"No transaction found for transaction hash: 0x{transaction_hash.hex()}")
+        return block, block.transactions[index], index
+
+    def _pending(self, block: Any) -> bool:
+        return bool(block.number == self.chain.get_block().number)
+
+
 class TesterProvider(EthereumTesterProvider):
-    """eth-tester answering reverts as a JSON-RPC node does (code 3 and the revert data).
+    """eth-tester answering reverts as a JSON-RPC node does (code 3 and the revert data), on the
+    `IndexedBackend`.
 
     web3's own tester provider turns revert data into text; here it is returned as hex, so web3 raises
     the same `ContractCustomError` in-process as over HTTP. py-evm is not thread-safe, so requests are
@@ -67,7 +112,7 @@ class TesterProvider(EthereumTesterProvider):
     """
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(ethereum_tester=EthereumTester(backend=IndexedBackend()))
         self._lock = threading.RLock()
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:

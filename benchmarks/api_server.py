@@ -14,11 +14,8 @@ from fastapi import FastAPI
 
 from backend.api import create_app
 from backend.db import Database
-from contracts.chain import connect
+from contracts.chain import TESTER, connect
 from contracts.client import CreditContracts, Deployment
-
-NO_NODE = "http://127.0.0.1:9"
-"""The balance read never reaches the chain; only /health would, and it is not measured."""
 
 
 def bare_app() -> FastAPI:
@@ -36,7 +33,9 @@ def main(argv: list[str]) -> int:
     if kind == "bare":
         app = bare_app()
     else:
-        contracts = CreditContracts(connect(NO_NODE), Deployment.load(Path(deployment)))
+        # The balance read never reaches the chain (only /health would): an empty eth-tester chain of the
+        # same chain id stands in for the fleet's, which lived in the benchmark's process.
+        contracts = CreditContracts(connect(TESTER), Deployment.load(Path(deployment)))
         app = create_app(Database(f"sqlite:///{database}"), contracts)
     uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning", access_log=False)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,3 +150,16 @@ def test_health_compares_the_index_with_the_chain_at_the_indexed_block(
     sender("buyer").transact(contracts.token.functions.retire(50, "Acme", "", 0, 0))  # not indexed yet
     lagging = api.get("/health").json()
     assert (lagging["lagBlocks"], lagging["supplyMatches"]) == (1, True)
+
+
+def test_a_hundred_clients_at_once_are_all_answered(api: httpx.Client, actors: Actors) -> None:
+    """More concurrent requests than worker threads and pooled connections: each route closes its session
+    before returning, so no request waits on a connection held by one waiting for a thread."""
+
+    async def hundred() -> list[int]:
+        async with httpx.AsyncClient(base_url=api.base_url, timeout=20) as client:
+            path = f"/v1/accounts/{actors.buyer.address}"
+            responses = await asyncio.gather(*(client.get(path) for _ in range(100)))
+        return [response.status_code for response in responses]
+
+    assert asyncio.run(hundred()) == [200] * 100

@@ -118,8 +118,8 @@ def keep_indexing(indexer: Indexer, every_seconds: float, stop: threading.Event)
     while not stop.wait(every_seconds):
         try:
             indexer.sync()
-        except Exception:  # a node that stopped answering must not end the API; the next round retries
-            log.exception("indexing failed; trying again in %s s", every_seconds)
+        except Exception as exc:  # a node that stopped answering must not end the API; the next round retries
+            log.warning("indexing failed (%s: %s); trying again in %s s", type(exc).__name__, exc, every_seconds)
 
 
 if __name__ == "__main__":

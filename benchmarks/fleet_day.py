@@ -78,6 +78,9 @@ class PeakMemory:
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
+    def current(self) -> int:
+        return self._rss()
+
     def _rss(self) -> int:
         with open("/proc/self/statm") as statm:
             return int(statm.read().split()[1]) * self._page
@@ -104,6 +107,7 @@ def run(folder: Path, drivers: int = DEFAULT_DRIVERS, echo: Callable[[str], None
     contracts = CreditContracts(w3, deployment)
     day = contracts.chain_day() - 1
     memory = PeakMemory()
+    start_mib = memory.current() / 2**20
     stages = [
         Stage("sign: each device signs its day (EIP-712, libsecp256k1)", unit="reports"),
         Stage("verify + decide + store (registry read over web3 per device)", unit="reports"),
@@ -169,6 +173,9 @@ def run(folder: Path, drivers: int = DEFAULT_DRIVERS, echo: Callable[[str], None
     own_ratio = (own.items / own.seconds) / (baseline.items / baseline.seconds)
     result = FleetDayResult(drivers, stages, [table])
     result.notes.append(
+        f"Memory is the benchmark process's resident set, sampled every 20 ms; it held {start_mib:,.0f} MiB "
+        f"(the chain with its {drivers:,} registered devices, and what earlier benchmarks of the run left) "
+        f"when the day began. "
         f"{accepted:,} of {drivers:,} reports accepted; {stages[2].items:,} credits worth {format_kg(grams)} kg minted "
         f"in {len(minted)} transactions ({first_block}..{last_block}), {gas // max(1, stages[2].items):,} gas per "
         f"credit to a new holder. The indexer wrote {indexed.items:,} events (the setup's registrations included) "

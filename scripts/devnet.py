@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -241,6 +242,9 @@ def serve(devnet: Devnet, host: str, port: int, *, state_dir: Path | None = None
     if state_dir is not None:
         commands = stack_commands(f"http://{host}:{port}", devnet, state_dir)
         threading.Thread(target=_start_when_listening, args=(server, commands, processes), daemon=True).start()
+    # uvicorn shuts down on SIGTERM, then raises it again once its own handler is gone: with the default
+    # handler that would end the process before the `finally` stops the stack and closes the journal.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         server.run()
     finally:
@@ -249,6 +253,10 @@ def serve(devnet: Devnet, host: str, port: int, *, state_dir: Path | None = None
         for process in processes:
             process.wait(timeout=30)
         devnet.journal.close()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _start_when_listening(

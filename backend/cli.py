@@ -74,7 +74,7 @@ def wiring(settings: BackendSettings) -> tuple[CreditContracts, Database, Indexe
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
-    db.create_tables()
+    db.migrate()
     return CreditContracts(w3, deployment), db, Indexer(w3, deployment, db, range_blocks=settings.range_blocks)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import NUMERIC, String, event
+from sqlalchemy import NUMERIC, String, event, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Session, create_engine
@@ -53,15 +54,44 @@ class Database:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
-    def create_tables(self) -> None:
-        from backend.models import BackendModel
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (backend/migrations), creating it in an empty database."""
+        from alembic import command
 
-        BackendModel.metadata.create_all(self.engine)
+        with self.engine.begin() as connection:
+            tables = set(inspect(connection).get_table_names())
+            if tables and "alembic_version" not in tables:
+                raise SchemaError(
+                    f"{self.engine.url.render_as_string()} holds tables made before migrations existed: "
+                    "the index can always be rebuilt from the chain, so delete it (or point "
+                    "BACKEND_DATABASE_URL at a new database) and index again"
+                )
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as session:
             yield session
+
+
+class SchemaError(Exception):
+    """The database's schema cannot be brought up to date."""
+
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Any:
+    """Alembic's configuration for the backend's migrations (`url` when run outside `migrate`)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url)
+    return config
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -32,15 +32,19 @@ class IndexerState(BackendModel, table=True):
     chain_id: int = Field(sa_type=BigInt)
     token: str = Field(max_length=42)
     last_block: int = Field(sa_type=BigInt)
+    last_hash: str | None = Field(default=None, max_length=66)
+    """The hash of `last_block` when it was indexed: the next range's first block must name it as parent."""
 
 
 class BlockRecord(BackendModel, table=True):
-    """A block that holds indexed events."""
+    """A block the index relies on: each that holds indexed events, and the last of each range read.
+    After a reorg, the newest of them whose hash the chain still has is where the fork began."""
 
     __tablename__ = "block"
 
     number: int = Field(primary_key=True, sa_type=BigInt)
     hash: str = Field(max_length=66)
+    parent_hash: str = Field(max_length=66)
     timestamp: datetime
 
 
@@ -95,6 +99,25 @@ class Device(BackendModel, table=True):
     vehicle_class: int
     status: int
     registered_block: int = Field(sa_type=BigInt)
+    event_id: int = Field(foreign_key="event.id", unique=True, sa_type=BigInt)
+    """The DeviceRegistered event."""
+
+
+class DeviceChange(BackendModel, table=True):
+    """A change of a device's status or owner, with what it replaced (so a reorg can undo it)."""
+
+    __tablename__ = "device_change"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
+    event_id: int = Field(foreign_key="event.id", unique=True, sa_type=BigInt)
+    block_number: int = Field(sa_type=BigInt)
+    device: str = Field(index=True, max_length=42)
+    status: int
+    previous_status: int
+    owner: str = Field(max_length=42)
+    previous_owner: str = Field(max_length=42)
+    owner_since: int = Field(sa_type=BigInt)
+    previous_owner_since: int = Field(sa_type=BigInt)
 
 
 class CreditedDay(BackendModel, table=True):
@@ -104,11 +127,14 @@ class CreditedDay(BackendModel, table=True):
     __table_args__ = (UniqueConstraint("device", "day", name="one_credit_per_device_day"),)
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
+    event_id: int = Field(foreign_key="event.id", index=True, sa_type=BigInt)
+    """The batch's CreditsIssued event."""
     device: str = Field(index=True, max_length=42)
-    day: int = Field(sa_type=BigInt)
+    day: int = Field(index=True, sa_type=BigInt)
     owner: str = Field(index=True, max_length=42)
     grams: int = _amount()
     batch_id: int = Field(index=True, sa_type=BigInt)
+    methodology_id: int = Field(sa_type=BigInt)
     tx_hash: str = Field(max_length=66)
 
 
@@ -116,6 +142,7 @@ class MintBatchRecord(BackendModel, table=True):
     __tablename__ = "mint_batch"
 
     batch_id: int = Field(primary_key=True, sa_type=BigInt)
+    event_id: int = Field(foreign_key="event.id", unique=True, sa_type=BigInt)
     methodology_id: int = Field(sa_type=BigInt)
     day: int = Field(sa_type=BigInt)
     evidence_root: str = Field(max_length=66)
@@ -129,6 +156,9 @@ class ListingRecord(BackendModel, table=True):
     __tablename__ = "listing"
 
     listing_id: int = Field(primary_key=True, sa_type=BigInt)
+    event_id: int = Field(foreign_key="event.id", unique=True, sa_type=BigInt)
+    """The ListingCreated event."""
+    block_number: int = Field(sa_type=BigInt)
     seller: str = Field(index=True, max_length=42)
     amount: int = _amount()
     remaining: int = _amount()
@@ -159,6 +189,7 @@ class RetirementRecord(BackendModel, table=True):
     __tablename__ = "retirement"
 
     retirement_id: int = Field(primary_key=True, sa_type=BigInt)
+    event_id: int = Field(foreign_key="event.id", unique=True, sa_type=BigInt)
     account: str = Field(index=True, max_length=42)
     amount: int = _amount()
     beneficiary: str
@@ -177,3 +208,19 @@ class Totals(BackendModel, table=True):
     id: int = Field(default=1, primary_key=True, sa_type=BigInt)
     issued: int = _amount()
     retired: int = _amount()
+
+
+class IdempotentRequest(BackendModel, table=True):
+    """A request sent with an Idempotency-Key: the first one is carried out, any later one with the same
+    key gets the same answer (or a conflict, if its body differs)."""
+
+    __tablename__ = "idempotent_request"
+
+    key: str = Field(primary_key=True, max_length=255)
+    endpoint: str = Field(max_length=64)
+    request_hash: str = Field(max_length=66)
+    status_code: int | None = None
+    """None while the first request is still being carried out."""
+    response: str | None = None
+    """The JSON body answered."""
+    created_at: datetime

@@ -4,6 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlmodel import select
+
+from backend.db import Database
+from backend.models import (
+    Account,
+    CreditedDay,
+    Device,
+    DeviceChange,
+    EventRecord,
+    FillRecord,
+    ListingRecord,
+    MintBatchRecord,
+    RetirementRecord,
+    Totals,
+    TransferRecord,
+)
 from contracts.client import CreditContracts, DeviceStatus
 from oracle.device import DeviceSigner
 from tests.conftest import Actors, SenderFor
@@ -43,3 +59,36 @@ def make_activity(
     sender("registrar").transact(registry.setDeviceOwner(ev.address, actors.buyer.address, today))
     driver.transact(market.withdrawProceeds())
     return Activity(retirement_id=1, open_listing=2)
+
+
+INDEXED_TABLES = (
+    Account,
+    TransferRecord,
+    Device,
+    DeviceChange,
+    CreditedDay,
+    MintBatchRecord,
+    ListingRecord,
+    FillRecord,
+    RetirementRecord,
+    Totals,
+    EventRecord,
+)
+SURROGATE_KEYS = {"id", "event_id"}
+"""Row numbers the database hands out: two indexes of the same chain may number their rows differently."""
+
+
+def indexed_rows(db: Database) -> dict[str, list[tuple[object, ...]]]:
+    """What an index holds of the chain, for comparing two indexes: every row of every table, without
+    row numbers, and without accounts whose every total is zero (an index that undid a reorg keeps the
+    rows of accounts that only the abandoned fork touched)."""
+    with db.session() as session:
+        rows: dict[str, list[tuple[object, ...]]] = {}
+        for model in INDEXED_TABLES:
+            dumped = [row.model_dump() for row in session.exec(select(model))]  # type: ignore[misc]
+            if model is Account:
+                dumped = [row for row in dumped if any(value for key, value in row.items() if key != "address")]
+            rows[model.__name__] = sorted(
+                tuple(sorted((key, value) for key, value in row.items() if key not in SURROGATE_KEYS)) for row in dumped
+            )
+        return rows

@@ -14,12 +14,12 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """The backend's database, on SQLite and, where a server is reachable, on PostgreSQL."""
     if request.param == "sqlite":
         database = Database(f"sqlite:///{tmp_path / 'backend.db'}")
-        database.create_tables()
+        database.migrate()
         yield database
         database.engine.dispose()
         return
     for url in postgres_database():
         database = Database(url)
-        database.create_tables()
+        database.migrate()
         yield database
         database.engine.dispose()

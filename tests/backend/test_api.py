@@ -31,7 +31,7 @@ def api(
 ) -> Iterator[httpx.Client]:
     make_activity(contracts, actors, sender, ev_device, petrol_device)
     db = Database(f"sqlite:///{tmp_path / 'backend.db'}")
-    db.create_tables()
+    db.migrate()
     Indexer(contracts.w3, contracts.deployment, db).sync()
     with serving(create_app(db, contracts)) as url, httpx.Client(base_url=url, timeout=30) as client:
         yield client

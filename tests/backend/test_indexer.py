@@ -18,11 +18,10 @@ from backend.models import (
     ListingRecord,
     MintBatchRecord,
     RetirementRecord,
-    TransferRecord,
 )
 from contracts.client import CreditContracts, Deployment
 from oracle.device import DeviceSigner
-from tests.backend.activity import Activity, make_activity
+from tests.backend.activity import Activity, indexed_rows, make_activity
 from tests.conftest import Actors, SenderFor
 
 
@@ -31,25 +30,6 @@ def activity(
     contracts: CreditContracts, actors: Actors, sender: SenderFor, ev_device: DeviceSigner, petrol_device: DeviceSigner
 ) -> Activity:
     return make_activity(contracts, actors, sender, ev_device, petrol_device)
-
-
-def snapshot(db: Database) -> dict[str, list[tuple[object, ...]]]:
-    """Every indexed row, for comparing two runs."""
-    tables = (
-        Account,
-        TransferRecord,
-        Device,
-        CreditedDay,
-        MintBatchRecord,
-        ListingRecord,
-        RetirementRecord,
-        EventRecord,
-    )
-    with db.session() as session:
-        return {
-            model.__name__: sorted(tuple(sorted(row.model_dump().items())) for row in session.exec(select(model)))  # type: ignore[misc]
-            for model in tables
-        }
 
 
 def test_balances_equal_the_chain_and_sum_to_the_supply(
@@ -109,14 +89,14 @@ def test_every_event_kind_lands_in_its_table(
 def test_indexing_twice_changes_nothing(contracts: CreditContracts, db: Database, activity: Activity) -> None:
     indexer = Indexer(contracts.w3, contracts.deployment, db)
     first = indexer.sync()
-    before = snapshot(db)
+    before = indexed_rows(db)
     assert indexer.sync().events == 0
     # Reading the same blocks again (a crash after a commit, before anything else) is idempotent too.
     with db.session() as session:
         session.get_one(IndexerState, 1).last_block = contracts.deployment.block - 1
         session.commit()
     assert indexer.sync().events == 0
-    assert snapshot(db) == before
+    assert indexed_rows(db) == before
     assert first.events == len(before["EventRecord"])
 
 
@@ -128,10 +108,10 @@ def test_small_ranges_index_the_same_as_one_large_range(
 ) -> None:
     Indexer(contracts.w3, contracts.deployment, db).sync()
     other = Database(f"sqlite:///{tmp_path / 'ranges.db'}")
-    other.create_tables()
+    other.migrate()
     result = Indexer(contracts.w3, contracts.deployment, other, range_blocks=1).sync()
     assert result.to_block == contracts.w3.eth.block_number
-    assert snapshot(other) == snapshot(db)
+    assert indexed_rows(other) == indexed_rows(db)
 
 
 def test_confirmations_hold_back_the_newest_blocks(

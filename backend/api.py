@@ -10,24 +10,38 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.db import Database
-from backend.routes import accounts, devices, market, retirements, stats
+from backend.deps import ApiOptions
+from backend.errors import Refused
+from backend.routes import accounts, devices, market, relay, retirements, stats
 from contracts.client import CreditContracts
+from contracts.events import EventDecoder
 
 
-def create_app(db: Database, contracts: CreditContracts) -> FastAPI:
+def create_app(db: Database, contracts: CreditContracts, options: ApiOptions | None = None) -> FastAPI:
     app = FastAPI(
         title="Green Travel Credits",
         version="1",
-        description="Balances, devices, listings and retirements of the credit registry, as indexed from the chain.",
+        description=(
+            "Balances, devices, listings and retirements of the credit registry, as indexed from the chain; "
+            "quotes and ready-to-sign orders for buyers, and a relay for what users signed themselves. "
+            "Amounts are strings of integers (grams, or wei) with a kg string beside."
+        ),
         redirect_slashes=False,
     )
     app.state.db = db
     app.state.contracts = contracts
-    for module in (accounts, devices, market, retirements, stats):
+    app.state.options = options or ApiOptions()
+    app.state.decoder = EventDecoder(contracts.deployment)
+    for module in (accounts, devices, market, relay, retirements, stats):
         app.include_router(module.router)
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Refused, _refused)  # type: ignore[arg-type]
     return app
+
+
+async def _refused(_request: Request, exc: Refused) -> JSONResponse:
+    return JSONResponse(status_code=exc.status, content={"error": exc.body()})
 
 
 async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

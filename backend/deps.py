@@ -1,15 +1,20 @@
-"""FastAPI dependencies shared by the routes."""
+"""FastAPI dependencies and parameter types shared by the routes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Query, Request
-from pydantic import AfterValidator
+from fastapi import Depends, Header, HTTPException, Path, Query, Request
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 from backend.db import Database
+from backend.relay import Relayer
+from backend.schemas import UINT_SCHEMA, parse_uint, positive
 from contracts.addresses import parse_address
-from contracts.client import CreditContracts
+from contracts.client import CreditContracts, day_number
+from contracts.events import EventDecoder
 
 
 class ApiError(HTTPException):
@@ -17,6 +22,16 @@ class ApiError(HTTPException):
 
     def __init__(self, status_code: int, code: str, message: str) -> None:
         super().__init__(status_code, detail={"code": code, "message": message})
+
+
+@dataclass(frozen=True)
+class ApiOptions:
+    """What the API is allowed to do beyond reading the index."""
+
+    max_listings_per_order: int = 500
+    ready_max_lag_blocks: int = 10
+    relayer: Relayer | None = None
+    """The account that submits permit transfers; without one, the permit relay answers 503."""
 
 
 def database(request: Request) -> Database:
@@ -27,15 +42,57 @@ def contracts(request: Request) -> CreditContracts:
     return request.app.state.contracts
 
 
+def options(request: Request) -> ApiOptions:
+    return request.app.state.options
+
+
+def decoder(request: Request) -> EventDecoder:
+    return request.app.state.decoder
+
+
 Db = Annotated[Database, Depends(database)]
 """Routes open their session with `db.session()` and close it before they return. A session handed in
 by a dependency stays open until FastAPI has serialised the response, which for a sync route takes
 another worker thread: under load (100 clients) every one of the 40 worker threads waited for a pooled
 connection while the sessions holding them waited for a thread, until the pool's 30 s timeout."""
 Chain = Annotated[CreditContracts, Depends(contracts)]
+Options = Annotated[ApiOptions, Depends(options)]
+Decoder = Annotated[EventDecoder, Depends(decoder)]
 AddressPath = Annotated[str, Path(description="0x address; mixed case must be a valid EIP-55 checksum"),
                         AfterValidator(parse_address)]  # fmt: skip
+RequiredAddressQuery = Annotated[str, Query(description="0x address; mixed case must be a valid EIP-55 checksum"),
+                                 AfterValidator(parse_address)]  # fmt: skip
+AddressQuery = Annotated[str | None, Query(description="0x address; mixed case must be a valid EIP-55 checksum"),
+                         AfterValidator(lambda value: None if value is None else parse_address(value))]  # fmt: skip
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10**12)]
 RecordId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a number counted from 1")]
 """On chain these are uint256; past 2^63 − 1 none can exist, and no database integer holds them."""
+BlockQuery = Annotated[int | None, Query(ge=0, le=2**63 - 1)]
+GramsQuery = Annotated[int, Query(description="whole grams, as a string of digits"), BeforeValidator(parse_uint),
+                       AfterValidator(positive), WithJsonSchema(UINT_SCHEMA)]  # fmt: skip
+UintQuery = Annotated[int, Query(description="a whole number, as a string of digits"), BeforeValidator(parse_uint),
+                      WithJsonSchema(UINT_SCHEMA)]  # fmt: skip
+TxHashPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="a transaction hash")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="any unique string: a repeat with the same key and body gets the first answer and sends nothing",
+    ),
+]
+
+DAY_MIN, DAY_MAX = date(1970, 1, 1), date(9999, 12, 31)
+
+
+def day_of(value: date) -> int:
+    """A query's date as a UTC day number; dates before 1970 are not days of the chain."""
+    if value < DAY_MIN:
+        raise ValueError("dates start at 1970-01-01, the chain's day 0")
+    return day_number(value)
+
+
+DateQuery = Annotated[date | None, Query(description="YYYY-MM-DD (UTC)")]
+FromDateQuery = Annotated[date | None, Query(alias="from", description="YYYY-MM-DD (UTC)")]

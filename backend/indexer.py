@@ -256,7 +256,7 @@ class Indexer:
                 log_index=event.log_index,
                 contract=event.contract,
                 name=event.name,
-                args=json.dumps({key: _json_value(value) for key, value in event.args.items()}),
+                args=json.dumps({key: json_value(value) for key, value in event.args.items()}),
             )
             session.add(record)
             session.flush()
@@ -318,7 +318,7 @@ def _record_block(session: Session, header: BlockData) -> None:
         )
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     """Integers as strings (JavaScript loses digits past 2^53), bytes as 0x-hex."""
     if isinstance(value, bool | str):
         return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,5 +18,11 @@ class BackendSettings(BaseSettings):
     database_url: str = "sqlite:///var/backend.db"
     host: str = "127.0.0.1"
     port: int = Field(default=8700, ge=1, le=65_535)
-    range_blocks: int = Field(default=2_000, ge=1, description="blocks per eth_getLogs request")
+    range_blocks: int = Field(default=2_000, ge=1, description="the widest eth_getLogs range asked for")
+    confirmations: int = Field(default=0, ge=0, description="blocks a block must have on top before it is indexed")
     index_every_seconds: float = Field(default=2.0, gt=0, description="how often `backend serve` catches up")
+    ready_max_lag_blocks: int = Field(default=10, ge=0, description="/ready answers 503 beyond this lag")
+    max_listings_per_order: int = Field(default=500, ge=1, description="listings one prepared order may fill")
+    relayer_private_key: SecretStr | None = Field(
+        default=None, description="the account that pays the gas of permit transfers it relays (its own key)"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-SECRET_FIELDS = {"private_key"}
+SECRET_FIELDS = {"private_key", "relayer_private_key"}
 
 
 def setting_errors(exc: ValidationError, prefix: str) -> list[str]:

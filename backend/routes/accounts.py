@@ -1,12 +1,17 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
 
 from backend import queries
-from backend.deps import AddressPath, Db, Limit, Offset
-from backend.schemas import AccountPublic, DevicePublic, Page, TransferPublic
+from backend.deps import AddressPath, ApiError, BlockQuery, DateQuery, Db, FromDateQuery, Limit, Offset, day_of
+from backend.schemas import AccountPublic, CreditedDayPublic, DevicePublic, Page, TransferPublic
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+Kind = Annotated[Literal["mint", "transfer", "burn"] | None, Query(description="only mints, transfers or burns")]
 
 
 @router.get("/{address}")
@@ -17,10 +22,20 @@ def read_account(address: AddressPath, db: Db) -> AccountPublic:
 
 
 @router.get("/{address}/history")
-def read_history(address: AddressPath, db: Db, limit: Limit = 50, offset: Offset = 0) -> Page[TransferPublic]:
-    """Credits in and out of the address, newest first."""
+def read_history(
+    address: AddressPath,
+    db: Db,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    kind: Kind = None,
+    from_block: BlockQuery = None,
+    to_block: BlockQuery = None,
+) -> Page[TransferPublic]:
+    """Credits in and out of the address, newest first; filtered by kind and block range."""
     with db.session() as session:
-        return queries.history(session, address, limit=limit, offset=offset)
+        return queries.history(
+            session, address, limit=limit, offset=offset, kind=kind, from_block=from_block, to_block=to_block
+        )
 
 
 @router.get("/{address}/devices")
@@ -28,3 +43,21 @@ def read_devices(address: AddressPath, db: Db) -> list[DevicePublic]:
     """The devices registered to this owner, with the days and grams credited to each."""
     with db.session() as session:
         return queries.devices_of(session, address)
+
+
+@router.get("/{address}/days")
+def read_credited_days(
+    address: AddressPath, db: Db, from_: FromDateQuery = None, to: DateQuery = None
+) -> list[CreditedDayPublic]:
+    """Each device-day credited to this owner (for a chart of grams per day), oldest first: the last
+    366 days to today by default."""
+    last = to or datetime.now(UTC).date()
+    first = from_ or last - timedelta(days=365)
+    try:
+        first_day, last_day = day_of(first), day_of(last)
+    except ValueError as exc:
+        raise ApiError(422, "INVALID_REQUEST", str(exc)) from None
+    if last_day < first_day or last_day - first_day >= queries.MAX_SERIES_DAYS:
+        raise ApiError(422, "INVALID_RANGE", f"from must not be after to, and at most {queries.MAX_SERIES_DAYS} days")
+    with db.session() as session:
+        return queries.credited_days_of(session, address, from_day=first_day, to_day=last_day)

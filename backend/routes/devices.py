@@ -1,12 +1,25 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
 
 from backend import queries
-from backend.deps import AddressPath, ApiError, Db
-from backend.schemas import DeviceDetail
+from backend.deps import AddressPath, AddressQuery, ApiError, Db, Limit, Offset
+from backend.schemas import DeviceDetail, DevicePublic, Page
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
+
+Status = Annotated[Literal["active", "suspended"] | None, Query()]
+
+
+@router.get("")
+def read_devices(
+    db: Db, owner: AddressQuery = None, status: Status = None, limit: Limit = 50, offset: Offset = 0
+) -> Page[DevicePublic]:
+    """Registered devices in registration order, by owner or status."""
+    with db.session() as session:
+        return queries.devices(session, owner=owner, status=status, limit=limit, offset=offset)
 
 
 @router.get("/{address}")

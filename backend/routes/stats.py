@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from backend import queries
-from backend.deps import Chain, Db
-from backend.schemas import Amount, HealthPublic, StatsPublic
+from backend.db import Database
+from backend.deps import ApiError, Chain, DateQuery, Db, FromDateQuery, Options, day_of
+from backend.schemas import Amount, ContractsPublic, DailyStatPublic, HealthPublic, StatsPublic
+from contracts.client import CreditContracts
 
 router = APIRouter(tags=["stats"])
 
@@ -16,9 +21,46 @@ def read_stats(db: Db) -> StatsPublic:
         return queries.stats(session)
 
 
+@router.get("/v1/stats/daily")
+def read_daily_stats(db: Db, from_: FromDateQuery = None, to: DateQuery = None) -> list[DailyStatPublic]:
+    """One entry per UTC day (30 days to today by default, at most 366): kg credited for the day, kg
+    retired and traded that day, drivers credited, and the average price."""
+    last = to or datetime.now(UTC).date()
+    first = from_ or last - timedelta(days=29)
+    try:
+        first_day, last_day = day_of(first), day_of(last)
+    except ValueError as exc:
+        raise ApiError(422, "INVALID_REQUEST", str(exc)) from None
+    if last_day < first_day or last_day - first_day >= queries.MAX_SERIES_DAYS:
+        raise ApiError(422, "INVALID_RANGE", f"from must not be after to, and at most {queries.MAX_SERIES_DAYS} days")
+    with db.session() as session:
+        return queries.daily_stats(session, first_day, last_day)
+
+
+@router.get("/v1/contracts")
+def read_contracts(db: Db, chain: Chain) -> ContractsPublic:
+    """The deployment: addresses, pauses, role holders, the market's fee and the methodologies, as the
+    indexed events set them."""
+    with db.session() as session:
+        return queries.contract_state(session, chain.deployment)
+
+
 @router.get("/health")
 def read_health(db: Db, chain: Chain) -> HealthPublic:
     """How far the index is behind the chain, and whether its supply agrees with the token's."""
+    return health(db, chain)
+
+
+@router.get("/ready", responses={503: {"model": HealthPublic, "description": "lagging, or the supply disagrees"}})
+def read_ready(db: Db, chain: Chain, options: Options) -> JSONResponse:
+    """200 when the index is within BACKEND_READY_MAX_LAG_BLOCKS of the chain and its supply agrees with
+    the token's; 503 otherwise (for a load balancer), with the same figures as /health."""
+    figures = health(db, chain)
+    ready = figures.supply_matches and figures.lag_blocks <= options.ready_max_lag_blocks
+    return JSONResponse(figures.model_dump(mode="json"), status_code=200 if ready else 503)
+
+
+def health(db: Database, chain: CreditContracts) -> HealthPublic:
     head = chain.w3.eth.block_number
     with db.session() as session:
         indexed = queries.indexed_block(session)
@@ -27,7 +69,7 @@ def read_health(db: Db, chain: Chain) -> HealthPublic:
     if indexed is None:
         indexed = chain.deployment.block - 1
     # Compare with the chain as it was at the last indexed block, so a lagging index is still checkable.
-    on_chain = chain.supply(block=max(indexed, chain.deployment.block))
+    on_chain = chain.supply(block=max(min(indexed, head), chain.deployment.block))
     return HealthPublic(
         chain_head=head,
         indexed_block=indexed,

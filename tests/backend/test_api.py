@@ -109,13 +109,24 @@ def test_retirements_and_their_certificate(api: httpx.Client, actors: Actors) ->
     page = api.get("/v1/retirements").json()
     assert page["count"] == 2
     certificate = api.get("/v1/retirements/1").json()
-    assert certificate == page["data"][1]  # newest first
+    assert {key: certificate[key] for key in page["data"][1]} == page["data"][1]  # newest first
     assert (certificate["account"], certificate["amount"]["kg"], certificate["beneficiary"]) == (
         actors.buyer.address, "1.200", "Acme Bank"
     )  # fmt: skip
     assert (certificate["periodStart"], certificate["periodEnd"]) == ("2026-01-01", "2026-12-31")
+    # Retired from the buyer's own balance: what it was sent (by the driver) and bought (from both drivers).
+    assert certificate["sources"] == [
+        actors.buyer.address,
+        *sorted([actors.driver.address, actors.other_driver.address]),
+    ]
+    assert [(b["batchId"], b["date"], b["methodologyId"]) for b in certificate["batches"]] == [
+        (1, "2022-01-08", 1),
+        (2, "2022-01-09", 1),
+    ]
+    assert certificate["verify"]["call"] == "CreditToken.retirement(1)"
     bought_and_retired = api.get("/v1/retirements/2").json()
     assert (bought_and_retired["amount"]["grams"], bought_and_retired["periodStart"]) == ("100", None)
+    assert bought_and_retired["sources"] == [actors.driver.address]  # out of the driver's listing
     assert api.get("/v1/retirements/3").json()["error"]["code"] == "RETIREMENT_NOT_FOUND"
     assert api.get("/v1/retirements/0").status_code == 422
     assert api.get(f"/v1/retirements/{2**63}").status_code == 422

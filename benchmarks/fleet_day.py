@@ -275,7 +275,7 @@ def _fresh_database(path: Path) -> Database:
     for leftover in path.parent.glob(path.name + "*"):
         leftover.unlink()
     db = Database(f"sqlite:///{path}")
-    db.create_tables()
+    db.migrate()
     return db
 
 

@@ -26,6 +26,7 @@ from eth_tester.backends.pyevm.serializers import serialize_transaction, seriali
 from eth_tester.exceptions import TransactionFailed
 from eth_tester.exceptions import TransactionNotFound as TesterTransactionNotFound
 from eth_typing import ChecksumAddress
+from eth_utils import ValidationError as EvmValidationError
 from eth_utils import function_signature_to_4byte_selector
 from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, Web3
@@ -107,7 +108,8 @@ class TesterProvider(EthereumTesterProvider):
     `IndexedBackend`.
 
     web3's own tester provider turns revert data into text; here it is returned as hex, so web3 raises
-    the same `ContractCustomError` in-process as over HTTP. py-evm is not thread-safe, so requests are
+    the same `ContractCustomError` in-process as over HTTP; a transaction py-evm refuses to include (a
+    used nonce) is an RPC error, as a node answers it. py-evm is not thread-safe, so requests are
     serialised (the demo serves its APIs from threads).
     """
 
@@ -124,6 +126,12 @@ class TesterProvider(EthereumTesterProvider):
                     "jsonrpc": "2.0",
                     "id": self._current_request_id,
                     "error": {"code": 3, "message": "execution reverted", "data": _revert_data(exc)},
+                }
+            except EvmValidationError as exc:  # a transaction the node refuses: a used nonce, too little gas
+                return {
+                    "jsonrpc": "2.0",
+                    "id": self._current_request_id,
+                    "error": {"code": -32000, "message": str(exc)},
                 }
 
 

@@ -112,7 +112,30 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(action, parents=[attached], help=f"{action} minting and trading (pauser)")
         command.add_argument("target", nargs="?", choices=["token", "market", "all"], default="all")
         command.set_defaults(run=_set_paused, paused=action == "pause")
+
+    sign = commands.add_parser(
+        "sign",
+        help="sign a transaction the backend prepared (JSON on stdin) with your own key; prints the relay's body",
+    )
+    sign.add_argument("--keystore", type=Path, help="an encrypted JSON keystore (password: GTC_KEYSTORE_PASSWORD)")
+    sign.set_defaults(run=_sign)
     return parser
+
+
+def _sign(args: argparse.Namespace) -> int:
+    import json
+
+    from scripts.operate import OperatorError, operator_account
+    from scripts.wallet import sign_prepared
+
+    try:
+        prepared = json.loads(sys.stdin.read())
+    except ValueError as exc:
+        raise OperatorError(f"stdin is not JSON: {exc}") from None
+    if not isinstance(prepared, dict):
+        raise OperatorError("stdin must hold a JSON object: an order, or its transaction")
+    print(json.dumps({"rawTransaction": sign_prepared(prepared, operator_account(args.keystore))}))
+    return 0
 
 
 def _address(value: str) -> str:

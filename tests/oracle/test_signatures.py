@@ -70,3 +70,21 @@ def test_an_r_that_is_no_point_on_the_curve_recovers_nothing() -> None:
     error = rejected(signature(5, 1, 27))
     assert isinstance(error, SignatureInvalid)
     assert error.message == "the signature does not recover to any public key"
+
+
+def test_the_scalar_bounds_are_exact() -> None:
+    """r and s are compared as 32-byte words: at the bounds themselves, as the numbers they encode."""
+
+    def outcome(sig: bytes) -> str:
+        try:
+            return recover_signer(DIGEST, sig)
+        except ReportRejected as rejection:
+            return rejection.message
+
+    half_n = SECP256K1_N // 2
+    out_of_range = "r and s must be between 1 and the curve order"
+    assert outcome(signature(R, half_n + 1, V)) == SignatureMalleable().message
+    assert outcome(signature(R, half_n, V)).startswith("0x")  # low s: valid, if for another key
+    assert outcome(signature(SECP256K1_N, S, V)) == out_of_range
+    assert outcome(signature(SECP256K1_N - 1, S, V)) != out_of_range
+    assert outcome(signature(1, 1, V)) != out_of_range

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta, timezone
 
 import pytest
 
@@ -176,3 +176,20 @@ def test_a_day_beyond_the_calendar_is_refused_with_its_number() -> None:
     assert (
         caught.value.message == f"the report is for day {2**32 - 1}, which has not ended yet (today is 2024-10-04 UTC)"
     )
+
+
+def test_the_day_window_follows_the_clock_reading_and_its_time_zone() -> None:
+    """The window is cached per clock reading: the same instant read in another time zone is another
+    date, and must not be answered from the cache."""
+    just_before_midnight = datetime.combine(day_date(TODAY), time(23, 0), UTC)
+    check_day(report(day=TODAY - 1), just_before_midnight, LIMITS)
+    same_instant_east = just_before_midnight.astimezone(timezone(timedelta(hours=14)))  # already TODAY + 1 there
+    assert same_instant_east == just_before_midnight
+    check_day(report(day=TODAY), same_instant_east, LIMITS)
+    assert reason(check_day, report(day=TODAY), just_before_midnight, LIMITS) == DayNotEnded.code
+    for minutes in [*range(0, 24 * 60, 7), 23 * 60 + 55, 23 * 60 + 54]:  # cached or not, as the clock says
+        now = datetime.combine(day_date(TODAY), time(minutes // 60, minutes % 60), UTC)
+        within_skew_of_midnight = (now + timedelta(seconds=LIMITS.clock_skew_seconds)).date() != now.date()
+        open_from = TODAY + 1 if within_skew_of_midnight else TODAY
+        assert reason(check_day, report(day=open_from), now, LIMITS) == DayNotEnded.code
+        check_day(report(day=open_from - 1), now, LIMITS)

@@ -154,12 +154,13 @@ class _DecisionBatch:
         devices = {item.signed.report.device for item in checked}
         self.read_baselines = OracleStore.baselines(session, devices)
         self.baselines: dict[str, _Baseline] = {
-            device: _Baseline(report_id=read.report_id, last=read.last_accepted())
-            for device, read in self.read_baselines.items()
+            device: _Baseline(report_id=report_id, last=last)
+            for device, (report_id, last) in self.read_baselines.items()
         }
-        digests = {item.digest for item in checked}
-        self.earlier = OracleStore.accepted_by_digest(session, digests)
-        self.rejected: dict[str, int | ReportRecord] = dict(OracleStore.latest_rejections(session, digests))
+        # Most reports are new: only those the store has seen before need their records read.
+        seen = OracleStore.known_digests(session, {item.digest for item in checked})
+        self.earlier = OracleStore.accepted_by_digest(session, seen)
+        self.rejected: dict[str, int | ReportRecord] = dict(OracleStore.latest_rejections(session, seen))
         """Digest → its latest rejection: a stored record, or a row of this batch."""
         self.accepted_days = OracleStore.accepted_by_device_day(
             session, {(item.signed.report.device, item.signed.report.day) for item in checked}
@@ -299,7 +300,8 @@ class _DecisionBatch:
                 "sequence": baseline.last.sequence,
                 "odometer_end_m": baseline.last.odometer_end_m,
             }
-            moves.append((self.read_baselines.get(device), values))
+            read = self.read_baselines.get(device)
+            moves.append((None if read is None else read[0], values))
         OracleStore.move_baselines(self.session, moves)
         return [
             Decision.of(outcome, duplicate=True)

@@ -7,12 +7,13 @@ the transaction is sent, so a restart can finish or repeat the send and never mi
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+import sqlalchemy
 from sqlalchemy import BigInteger, Index, Integer, String, bindparam, event, or_, text, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
@@ -201,6 +202,25 @@ class MinterLease(OracleModel, table=True):
     expires_ms: int = Field(sa_type=BigInt)
 
 
+# What a batch of decisions looks up, as statements built once: the ORM would build and coerce an IN list
+# for each query, at about twice what SQLite takes to answer it.
+_KNOWN_DIGESTS = (
+    select(ReportRecord.digest).where(col(ReportRecord.digest).in_(bindparam("digests", expanding=True))).distinct()
+)
+_ACCEPTED_DEVICE_DAYS = select(ReportRecord.device, ReportRecord.day, ReportRecord.digest).where(
+    col(ReportRecord.device).in_(bindparam("devices", expanding=True)),
+    col(ReportRecord.day).in_(bindparam("days", expanding=True)),
+    ReportRecord.status == ReportStatus.ACCEPTED,
+)
+_BASELINES = sqlalchemy.select(  # sqlmodel's select is typed for at most four columns
+    col(DeviceBaseline.device),
+    col(DeviceBaseline.report_id),
+    col(DeviceBaseline.day),
+    col(DeviceBaseline.sequence),
+    col(DeviceBaseline.odometer_end_m),
+).where(col(DeviceBaseline.device).in_(bindparam("devices", expanding=True)))
+
+
 class OracleStore:
     """Sessions on the oracle's database (SQLite by default, any SQLAlchemy URL)."""
 
@@ -242,25 +262,36 @@ class OracleStore:
         return found
 
     @staticmethod
+    def known_digests(session: Session, digests: Collection[str]) -> set[str]:
+        """The digests of reports the store has received before, accepted or not (most reports are new:
+        their records need not be looked for)."""
+        connection = session.connection()
+        return {
+            digest
+            for chunk in _chunks(digests)
+            for digest in connection.execute(_KNOWN_DIGESTS, {"digests": chunk}).scalars()
+        }
+
+    @staticmethod
     def accepted_by_device_day(session: Session, device_days: Collection[tuple[str, int]]) -> dict[DeviceDay, str]:
         """The digest of the accepted report of each (device, day) that has one."""
         found: dict[DeviceDay, str] = {}
         days = sorted({day for _, day in device_days})
+        connection = session.connection()
         for chunk in _chunks({device for device, _ in device_days}):
-            query = select(ReportRecord.device, ReportRecord.day, ReportRecord.digest).where(
-                col(ReportRecord.device).in_(chunk),
-                col(ReportRecord.day).in_(days),
-                ReportRecord.status == ReportStatus.ACCEPTED,
-            )
-            found.update(((device, day), digest) for device, day, digest in session.exec(query))
+            rows = connection.execute(_ACCEPTED_DEVICE_DAYS, {"devices": chunk, "days": days})
+            found.update(((device, day), digest) for device, day, digest in rows)
         return found
 
     @staticmethod
-    def baselines(session: Session, devices: Collection[str]) -> dict[str, DeviceBaseline]:
-        found: dict[str, DeviceBaseline] = {}
+    def baselines(session: Session, devices: Collection[str]) -> dict[str, tuple[int, LastAccepted]]:
+        """Each device's baseline, if it has one: the id of its last accepted report, and that report."""
+        found: dict[str, tuple[int, LastAccepted]] = {}
+        connection = session.connection()
         for chunk in _chunks(devices):
-            query = select(DeviceBaseline).where(col(DeviceBaseline.device).in_(chunk))
-            found.update((baseline.device, baseline) for baseline in session.exec(query))
+            rows = connection.execute(_BASELINES, {"devices": chunk})
+            found.update((device, (report_id, LastAccepted(day, sequence, odometer_end_m)))
+                         for device, report_id, day, sequence, odometer_end_m in rows)  # fmt: skip
         return found
 
     @staticmethod
@@ -285,14 +316,15 @@ class OracleStore:
         _insert_many(session.connection(), Claim.__table__, rows)  # type: ignore[attr-defined]
 
     @staticmethod
-    def move_baselines(session: Session, moves: list[tuple[DeviceBaseline | None, dict[str, Any]]]) -> None:
-        """Make each device's baseline the given values, if it is still the one read; else
-        ConcurrentDecision. (A concurrent first report fails on the primary key: an IntegrityError.)"""
+    def move_baselines(session: Session, moves: list[tuple[int | None, dict[str, Any]]]) -> None:
+        """Make each device's baseline the given values, if it still names the report id read (None: the
+        device had none); else ConcurrentDecision. (A concurrent first report fails on the primary key:
+        an IntegrityError.)"""
         created = [values for read, values in moves if read is None]
         _insert_many(session.connection(), DeviceBaseline.__table__, created)  # type: ignore[attr-defined]
         # Bound names differ from the columns' (SQLAlchemy reserves those for the SET clause).
         moved = [
-            {f"new_{key}": value for key, value in values.items()} | {"read": read.report_id}
+            {f"new_{key}": value for key, value in values.items()} | {"read": read}
             for read, values in moves
             if read is not None
         ]
@@ -404,7 +436,7 @@ def _insert_many(connection: Connection, table: Table, rows: list[dict[str, Any]
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
         f"VALUES ({', '.join([placeholder] * len(names))})"
     )
-    conversions = [(i, process) for i, process in enumerate(processors) if process is not None]
+    conversions = [(i, _once_per_object(process)) for i, process in enumerate(processors) if process is not None]
     params = []
     for row in rows:
         if len(row) != len(names):
@@ -414,6 +446,20 @@ def _insert_many(connection: Connection, table: Table, rows: list[dict[str, Any]
             values[i] = process(values[i])
         params.append(tuple(values))
     connection.exec_driver_sql(sql, params)
+
+
+def _once_per_object(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A bind processor that converts each object once. Only timestamps and statuses have processors
+    (about 2 µs a datetime), and every row of a batch holds the same few of them."""
+    converted: dict[int, tuple[Any, Any]] = {}
+
+    def convert(value: Any) -> Any:
+        known = converted.get(id(value))
+        if known is None or known[0] is not value:  # the object itself is kept, so its id is not reused
+            known = converted[id(value)] = (value, process(value))
+        return known[1]
+
+    return convert
 
 
 def _chunks(values: Collection[Any], size: int = 500) -> Iterator[list[Any]]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -19,6 +19,7 @@ from oracle.explain import DeviceExplanation, Mint
 from oracle.report import DailyReport, SignedReport
 from oracle.service import Decision
 
+T = TypeVar("T")
 Uint32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
 Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
 """uint64 on chain; capped at 2^63 − 1 so that every stored value fits a database integer."""
@@ -54,9 +55,11 @@ class SignedReportIn(BaseModel):
 
     def to_signed(self) -> SignedReport:
         report = self.report
-        return SignedReport(
-            report=DailyReport(
-                device=report.device,  # type: ignore[arg-type]  # checksummed by Address
+        return _validated(
+            SignedReport,
+            report=_validated(
+                DailyReport,
+                device=report.device,
                 day=report.day,
                 sequence=report.sequence,
                 odometer_start_m=report.odometerStartM,
@@ -69,8 +72,18 @@ class SignedReportIn(BaseModel):
             ),
             signature=bytes.fromhex(self.signature[2:]),
             chain_id=self.chainId,
-            registry=self.registry,  # type: ignore[arg-type]
+            registry=self.registry,
         )
+
+
+def _validated(cls: type[T], **fields: Any) -> T:
+    """A frozen dataclass holding values this schema has validated, made as pickle makes one: its fields
+    set in one dictionary update, without the per-field `object.__setattr__` of a frozen `__init__`
+    (a microsecond a report) and without `__post_init__`, whose bounds the schema's are within
+    (every uint64 capped at 2^63 - 1, uint32 as is, 64 hex digits for 32 bytes; tests hold them)."""
+    instance = object.__new__(cls)
+    instance.__dict__.update(fields)
+    return instance
 
 
 class _Out(BaseModel):

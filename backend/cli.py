@@ -1,6 +1,6 @@
 """`backend`: index a deployment and serve the read API (see BACKEND_* in the README).
 
-backend index [--every S]    catch up with the chain into the database, once or repeatedly
+backend index [--every S]    catch up with the chain into the database, once (showing progress) or repeatedly
 backend serve                the HTTP API on BACKEND_HOST:BACKEND_PORT, catching up in the background
 """
 
@@ -11,14 +11,18 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from eth_account import Account
 from pydantic import ValidationError
 
-from backend.db import Database
-from backend.indexer import Indexer, SyncResult
+from backend.db import Database, SchemaError
+from backend.deps import ApiOptions
+from backend.indexer import Indexer, Progress, SyncResult
+from backend.relay import Relayer
 from backend.settings import BackendSettings
-from contracts.chain import connect
+from contracts.chain import Sender, connect
 from contracts.client import CreditContracts, Deployment
 from contracts.environment import setting_errors
 
@@ -74,22 +78,46 @@ def wiring(settings: BackendSettings) -> tuple[CreditContracts, Database, Indexe
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
-    db.migrate()
-    return CreditContracts(w3, deployment), db, Indexer(w3, deployment, db, range_blocks=settings.range_blocks)
-
-
-def _sync(indexer: Indexer) -> SyncResult:
     try:
-        return indexer.sync()
+        db.migrate()
+    except SchemaError as exc:
+        raise CommandError(str(exc)) from None
+    indexer = Indexer(w3, deployment, db, range_blocks=settings.range_blocks, confirmations=settings.confirmations)
+    return CreditContracts(w3, deployment), db, indexer
+
+
+def _sync(indexer: Indexer, progress: Callable[[Progress], None] | None = None) -> SyncResult:
+    try:
+        return indexer.sync(progress)
     except RuntimeError as exc:  # a database that indexes another deployment
         raise CommandError(str(exc)) from None
+
+
+class ProgressLine:
+    """Prints where a long catch-up stands, at most every `every_seconds`."""
+
+    def __init__(self, every_seconds: float = 2.0) -> None:
+        self.every_seconds = every_seconds
+        self._started = self._shown = time.monotonic()
+
+    def __call__(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if now - self._shown < self.every_seconds:
+            return
+        self._shown = now
+        print(
+            f"  indexed to block {progress.indexed_block:,} of {progress.target_block:,}, "
+            f"{progress.events:,} events in {now - self._started:.0f} s",
+            flush=True,
+        )
 
 
 def _index(settings: BackendSettings, args: argparse.Namespace) -> int:
     _contracts, _db, indexer = wiring(settings)
     while True:
-        result = _sync(indexer)
-        print(f"indexed blocks {result.from_block}..{result.to_block}: {result.events} events", flush=True)
+        result = _sync(indexer, ProgressLine())
+        reorgs = f", {result.reorgs} reorg(s) rolled back" if result.reorgs else ""
+        print(f"indexed blocks {result.from_block}..{result.to_block}: {result.events} events{reorgs}", flush=True)
         if args.every is None:
             return 0
         time.sleep(args.every)
@@ -101,13 +129,21 @@ def _serve(settings: BackendSettings, _args: argparse.Namespace) -> int:
     from backend.api import create_app
 
     contracts, db, indexer = wiring(settings)
-    _sync(indexer)
+    _sync(indexer, ProgressLine())
+    relayer = None
+    if settings.relayer_private_key is not None:
+        relayer = Relayer(Sender(contracts.w3, Account.from_key(settings.relayer_private_key.get_secret_value())))
+    options = ApiOptions(
+        max_listings_per_order=settings.max_listings_per_order,
+        ready_max_lag_blocks=settings.ready_max_lag_blocks,
+        relayer=relayer,
+    )
     stop = threading.Event()
     thread = threading.Thread(target=keep_indexing, args=(indexer, settings.index_every_seconds, stop), daemon=True)
     thread.start()
     print(f"backend: serving on http://{settings.host}:{settings.port} (docs at /docs)", flush=True)
     try:
-        uvicorn.run(create_app(db, contracts), host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(create_app(db, contracts, options), host=settings.host, port=settings.port, log_level="warning")
     finally:
         stop.set()
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Path, Query, Request
@@ -68,7 +68,8 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10**12)]
 RecordId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a number counted from 1")]
 """On chain these are uint256; past 2^63 − 1 none can exist, and no database integer holds them."""
-BlockQuery = Annotated[int | None, Query(ge=0, le=2**63 - 1)]
+FromBlockQuery = Annotated[int | None, Query(alias="fromBlock", ge=0, le=2**63 - 1)]
+ToBlockQuery = Annotated[int | None, Query(alias="toBlock", ge=0, le=2**63 - 1)]
 GramsQuery = Annotated[int, Query(description="whole grams, as a string of digits"), BeforeValidator(parse_uint),
                        AfterValidator(positive), WithJsonSchema(UINT_SCHEMA)]  # fmt: skip
 UintQuery = Annotated[int, Query(description="a whole number, as a string of digits"), BeforeValidator(parse_uint),
@@ -84,14 +85,19 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-DAY_MIN, DAY_MAX = date(1970, 1, 1), date(9999, 12, 31)
+MAX_RANGE_DAYS = 366
 
 
-def day_of(value: date) -> int:
-    """A query's date as a UTC day number; dates before 1970 are not days of the chain."""
-    if value < DAY_MIN:
-        raise ValueError("dates start at 1970-01-01, the chain's day 0")
-    return day_number(value)
+def day_range(first: date | None, last: date | None, *, default_days: int) -> tuple[int, int]:
+    """A query's `from` and `to` as UTC day numbers: `default_days` to today when not given, at most
+    MAX_RANGE_DAYS long, not before 1970-01-01 (the chain's day 0)."""
+    last_day = day_number(last) if last is not None else day_number(datetime.now(UTC).date())
+    first_day = day_number(first) if first is not None else last_day - default_days + 1
+    if first_day < 0 or last_day < 0:
+        raise ApiError(422, "INVALID_RANGE", "dates start at 1970-01-01, the chain's day 0")
+    if last_day < first_day or last_day - first_day >= MAX_RANGE_DAYS:
+        raise ApiError(422, "INVALID_RANGE", f"from must not be after to, and at most {MAX_RANGE_DAYS} days")
+    return first_day, last_day
 
 
 DateQuery = Annotated[date | None, Query(description="YYYY-MM-DD (UTC)")]

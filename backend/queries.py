@@ -267,9 +267,6 @@ def stats(session: Session) -> StatsPublic:
     )
 
 
-MAX_SERIES_DAYS = 366
-
-
 def daily_stats(session: Session, from_day: int, to_day: int) -> list[DailyStatPublic]:
     """Per UTC day from `from_day` to `to_day`: grams credited for the day, grams retired and traded in
     its blocks, drivers credited and the average price. Summed here: SQLite keeps uint256 as text."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from eth_account import Account
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,3 +27,13 @@ class BackendSettings(BaseSettings):
     relayer_private_key: SecretStr | None = Field(
         default=None, description="the account that pays the gas of permit transfers it relays (its own key)"
     )
+
+    @field_validator("relayer_private_key")
+    @classmethod
+    def _a_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                Account.from_key(value.get_secret_value())
+            except (ValueError, TypeError):
+                raise ValueError("not a 32-byte hex private key") from None
+        return value

@@ -1,12 +1,21 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from backend import queries
-from backend.deps import AddressPath, ApiError, BlockQuery, DateQuery, Db, FromDateQuery, Limit, Offset, day_of
+from backend.deps import (
+    AddressPath,
+    DateQuery,
+    Db,
+    FromBlockQuery,
+    FromDateQuery,
+    Limit,
+    Offset,
+    ToBlockQuery,
+    day_range,
+)
 from backend.schemas import AccountPublic, CreditedDayPublic, DevicePublic, Page, TransferPublic
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
@@ -28,8 +37,8 @@ def read_history(
     limit: Limit = 50,
     offset: Offset = 0,
     kind: Kind = None,
-    from_block: BlockQuery = None,
-    to_block: BlockQuery = None,
+    from_block: FromBlockQuery = None,
+    to_block: ToBlockQuery = None,
 ) -> Page[TransferPublic]:
     """Credits in and out of the address, newest first; filtered by kind and block range."""
     with db.session() as session:
@@ -51,13 +60,6 @@ def read_credited_days(
 ) -> list[CreditedDayPublic]:
     """Each device-day credited to this owner (for a chart of grams per day), oldest first: the last
     366 days to today by default."""
-    last = to or datetime.now(UTC).date()
-    first = from_ or last - timedelta(days=365)
-    try:
-        first_day, last_day = day_of(first), day_of(last)
-    except ValueError as exc:
-        raise ApiError(422, "INVALID_REQUEST", str(exc)) from None
-    if last_day < first_day or last_day - first_day >= queries.MAX_SERIES_DAYS:
-        raise ApiError(422, "INVALID_RANGE", f"from must not be after to, and at most {queries.MAX_SERIES_DAYS} days")
+    first_day, last_day = day_range(from_, to, default_days=366)
     with db.session() as session:
         return queries.credited_days_of(session, address, from_day=first_day, to_day=last_day)

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from backend import queries
 from backend.db import Database
-from backend.deps import ApiError, Chain, DateQuery, Db, FromDateQuery, Options, day_of
+from backend.deps import Chain, DateQuery, Db, FromDateQuery, Options, day_range
 from backend.schemas import Amount, ContractsPublic, DailyStatPublic, HealthPublic, StatsPublic
 from contracts.client import CreditContracts
 
@@ -25,14 +23,7 @@ def read_stats(db: Db) -> StatsPublic:
 def read_daily_stats(db: Db, from_: FromDateQuery = None, to: DateQuery = None) -> list[DailyStatPublic]:
     """One entry per UTC day (30 days to today by default, at most 366): kg credited for the day, kg
     retired and traded that day, drivers credited, and the average price."""
-    last = to or datetime.now(UTC).date()
-    first = from_ or last - timedelta(days=29)
-    try:
-        first_day, last_day = day_of(first), day_of(last)
-    except ValueError as exc:
-        raise ApiError(422, "INVALID_REQUEST", str(exc)) from None
-    if last_day < first_day or last_day - first_day >= queries.MAX_SERIES_DAYS:
-        raise ApiError(422, "INVALID_RANGE", f"from must not be after to, and at most {queries.MAX_SERIES_DAYS} days")
+    first_day, last_day = day_range(from_, to, default_days=30)
     with db.session() as session:
         return queries.daily_stats(session, first_day, last_day)
 

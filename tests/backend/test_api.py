@@ -12,7 +12,7 @@ import pytest
 from backend.api import create_app
 from backend.db import Database
 from backend.indexer import Indexer
-from contracts.client import CreditContracts
+from contracts.client import CreditContracts, day_date
 from oracle.device import DeviceSigner
 from scripts.serve import serving
 from tests.backend.activity import PRICE_PER_KG, make_activity
@@ -174,3 +174,80 @@ def test_a_hundred_clients_at_once_are_all_answered(api: httpx.Client, actors: A
         return [response.status_code for response in responses]
 
     assert asyncio.run(hundred()) == [200] * 100
+
+
+def test_daily_series_count_credits_by_their_day_and_trades_by_theirs(
+    api: httpx.Client, contracts: CreditContracts
+) -> None:
+    days = api.get("/v1/stats/daily", params={"from": "2022-01-08", "to": "2022-01-10"}).json()
+    assert [(d["date"], d["minted"]["grams"], d["activeDrivers"]) for d in days] == [
+        ("2022-01-08", "4330", 2),
+        ("2022-01-09", "1750", 1),
+        ("2022-01-10", "0", 0),
+    ]
+    today = day_date(contracts.chain_day()).isoformat()
+    (traded,) = api.get("/v1/stats/daily", params={"from": today, "to": today}).json()
+    paid = 1500 * PRICE_PER_KG // 1000 + 500 * PRICE_PER_KG // 1000 + 100 * 2 * PRICE_PER_KG // 1000
+    assert (traded["retired"]["grams"], traded["traded"]["grams"]) == ("1300", "2100")
+    assert traded["averagePricePerKgWei"] == str(paid * 1000 // 2100)
+    assert days[2]["averagePricePerKgWei"] is None
+    for bad in ({"from": "2022-02-01", "to": "2022-01-01"}, {"from": "2020-01-01", "to": "2022-01-01"}):
+        response = api.get("/v1/stats/daily", params=bad)
+        assert (response.status_code, response.json()["error"]["code"]) == (422, "INVALID_RANGE")
+    assert api.get("/v1/stats/daily", params={"from": "1969-12-31", "to": "1970-01-02"}).status_code == 422
+    assert api.get("/v1/stats/daily", params={"to": "0001-01-01"}).status_code == 422  # found by schemathesis
+
+
+def test_the_contracts_state_comes_from_their_events(
+    api: httpx.Client, actors: Actors, contracts: CreditContracts
+) -> None:
+    state = api.get("/v1/contracts").json()
+    assert state["chainId"] == contracts.deployment.chain_id
+    assert state["token"]["roles"]["ORACLE_ROLE"] == [actors.oracle.address]
+    assert state["token"]["roles"]["DEFAULT_ADMIN_ROLE"] == [actors.admin.address]
+    assert state["registry"]["roles"]["REGISTRAR_ROLE"] == [actors.registrar.address]
+    assert (state["token"]["paused"], state["market"]["paused"], state["feeBps"]) == (False, False, 0)
+    assert [(m["methodologyId"], m["active"]) for m in state["methodologies"]] == [(1, True), (2, True)]
+
+
+def test_ready_is_503_once_the_index_lags_more_than_allowed(api: httpx.Client, contracts: CreditContracts) -> None:
+    ready = api.get("/ready")
+    assert (ready.status_code, ready.json()["supplyMatches"]) == (200, True)
+    contracts.w3.testing.mine(11)
+    lagging = api.get("/ready")
+    assert (lagging.status_code, lagging.json()["lagBlocks"]) == (503, 11)
+
+
+def test_devices_are_listed_by_owner_and_status(
+    api: httpx.Client, actors: Actors, ev_device: DeviceSigner, petrol_device: DeviceSigner
+) -> None:
+    everything = api.get("/v1/devices").json()
+    assert [d["address"] for d in everything["data"]] == [ev_device.address, petrol_device.address]
+    suspended = api.get("/v1/devices", params={"status": "suspended"}).json()
+    assert [d["address"] for d in suspended["data"]] == [petrol_device.address]
+    sold = api.get("/v1/devices", params={"owner": actors.buyer.address}).json()
+    assert (sold["count"], sold["data"][0]["address"]) == (1, ev_device.address)
+    assert api.get("/v1/devices", params={"status": "lost"}).status_code == 422
+
+
+def test_history_filters_by_kind_and_block(api: httpx.Client, actors: Actors) -> None:
+    mints = api.get(f"/v1/accounts/{actors.driver.address}/history", params={"kind": "mint"}).json()
+    assert [item["kind"] for item in mints["data"]] == ["mint", "mint"]
+    first = mints["data"][-1]["blockNumber"]
+    only_first = api.get(
+        f"/v1/accounts/{actors.driver.address}/history", params={"fromBlock": first, "toBlock": first}
+    ).json()
+    assert only_first["count"] == 1
+    burns = api.get(f"/v1/accounts/{actors.buyer.address}/history", params={"kind": "burn"}).json()
+    assert [item["amount"]["grams"] for item in burns["data"]] == ["1200"]  # the market burns the other retirement
+    assert api.get(f"/v1/accounts/{actors.buyer.address}/history", params={"kind": "gift"}).status_code == 422
+
+
+def test_a_drivers_credited_days_for_a_chart(api: httpx.Client, actors: Actors, ev_device: DeviceSigner) -> None:
+    days = api.get(
+        f"/v1/accounts/{actors.driver.address}/days", params={"from": "2022-01-01", "to": "2022-01-31"}
+    ).json()
+    assert [(d["date"], d["device"], d["grams"]["grams"], d["methodologyId"]) for d in days] == [
+        ("2022-01-08", ev_device.address, "1750", 1),
+        ("2022-01-09", ev_device.address, "1750", 1),
+    ]

@@ -427,3 +427,20 @@ def test_without_a_relayer_the_permit_relay_says_so(contracts: CreditContracts, 
             f"{url}/v1/permits/transfer", params={"owner": actors.driver.address, "value": "1", "deadline": "1"}
         )
     assert (response.status_code, response.json()["error"]["code"]) == (503, "RELAYER_NOT_CONFIGURED")
+
+
+def test_prices_past_2_to_the_53_and_63_stay_exact_from_chain_to_json(
+    market: Market, actors: Actors, sender: SenderFor
+) -> None:
+    price_per_kg = 2**200 + 12345
+    sender("other_driver").transact(market.contracts.market.functions.createListing(1000, price_per_kg))
+    market.index()
+    listing = market.api.get("/v1/listings", params={"seller": actors.other_driver.address, "limit": 10}).json()
+    assert listing["data"][-1]["pricePerKgWei"] == str(price_per_kg)
+    # The driver is not offered its own listings: 2000 + 1000 g at the cheap price, then 1 g of the dear one.
+    quote = market.api.get("/v1/market/quote", params={"grams": "3001", "buyer": actors.driver.address}).json()
+    assert quote["listings"][-1]["priceWei"] == str(price_of(1, price_per_kg))
+    on_chain, _ = market.contracts.market.functions.quote(
+        3001, [take["listingId"] for take in quote["listings"]]
+    ).call()
+    assert quote["priceWei"] == str(on_chain)

@@ -7,6 +7,7 @@ the transaction is sent, so a restart can finish or repeat the send and never mi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,8 +16,8 @@ from typing import Any
 
 import sqlalchemy
 from sqlalchemy import BigInteger, Index, Integer, String, bindparam, event, or_, text, update
-from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import registry
 from sqlalchemy.schema import Table
 from sqlalchemy.types import TypeDecorator
@@ -221,6 +222,23 @@ _BASELINES = sqlalchemy.select(  # sqlmodel's select is typed for at most four c
 ).where(col(DeviceBaseline.device).in_(bindparam("devices", expanding=True)))
 
 
+SCHEMA_ATTEMPTS = 5
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create the tables that are missing. Commands started together on a new store (the devnet's stack
+    starts the oracle's API and its minter at once) race to create them, and the loser's CREATE fails on
+    a table the other just made: it tries again, and then finds them."""
+    for attempt in range(1, SCHEMA_ATTEMPTS + 1):
+        try:
+            OracleModel.metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == SCHEMA_ATTEMPTS:
+                raise
+            time.sleep(0.1 * attempt)
+
+
 class OracleStore:
     """Sessions on the oracle's database (SQLite by default, any SQLAlchemy URL)."""
 
@@ -228,7 +246,7 @@ class OracleStore:
         self.engine = create_engine(url)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        OracleModel.metadata.create_all(self.engine)
+        _create_tables(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -123,9 +123,9 @@ def create_app(w3: Web3, answered: Callable[[], None] = lambda: None) -> FastAPI
     return app
 
 
-ROLES = ("admin", "oracle", "registrar", "driver", "buyer")
-"""The development accounts: the contracts' admin, the oracle's account, the registrar of devices, and a
-driver and a buyer to try things with."""
+ROLES = ("admin", "oracle", "registrar", "driver", "buyer", "relayer")
+"""The development accounts: the contracts' admin, the oracle's account, the registrar of devices, a
+driver and a buyer to try things with, and the backend's relayer (it pays the gas of permit transfers)."""
 FUNDS_WEI = 1_000 * 10**18
 
 
@@ -156,21 +156,23 @@ def start(state_dir: Path, *, fresh: bool = False) -> Devnet:
     journal_path, deployment_path = state_dir / "chain.journal", state_dir / "deployment.json"
     if fresh:
         journal_path.unlink(missing_ok=True)
+        _remove_stack_stores(state_dir)  # they hold claims and events of the chain discarded
     w3 = connect()
     journal, restored = persist(w3, journal_path)
     accounts = {role: dev_account(role) for role in ROLES}
+    for account in accounts.values():  # on a restored chain, only accounts added since it was saved
+        if w3.eth.get_balance(account.address) == 0:
+            fund_from_node(w3, account.address, FUNDS_WEI)
     deployment = _saved_deployment(w3, deployment_path) if restored else None
     if deployment is None:
-        for account in accounts.values():
-            fund_from_node(w3, account.address, FUNDS_WEI)
         deployment = deploy(
             Sender(w3, accounts["admin"]),
             oracle=accounts["oracle"].address,
             registrar=accounts["registrar"].address,
             methodologies=[method.registration() for method in methodology.load_all()],
         )
-        journal.flush()
         deployment.save(deployment_path)
+    journal.flush()
     listing = {role: {"address": a.address, "privateKey": "0x" + bytes(a.key).hex()} for role, a in accounts.items()}
     (state_dir / "accounts.json").write_text(json.dumps(listing, indent=2) + "\n")
     return Devnet(w3, deployment, accounts, journal, restored)
@@ -205,6 +207,14 @@ def _saved_deployment(w3: Web3, path: Path) -> Deployment | None:
 
 
 STACK_MINT_EVERY_SECONDS = 5
+ORACLE_STORE, BACKEND_STORE = "oracle.db", "backend.db"
+"""The stack's databases, in the state folder beside the chain they follow."""
+
+
+def _remove_stack_stores(state_dir: Path) -> None:
+    for store in (ORACLE_STORE, BACKEND_STORE):
+        for suffix in ("", "-wal", "-shm", "-journal"):  # SQLite's files beside a database
+            (state_dir / f"{store}{suffix}").unlink(missing_ok=True)
 
 
 def stack_commands(url: str, devnet: Devnet, state_dir: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
@@ -213,14 +223,15 @@ def stack_commands(url: str, devnet: Devnet, state_dir: Path) -> dict[str, tuple
     oracle = {
         "ORACLE_RPC_URL": url,
         "ORACLE_DEPLOYMENT": str(state_dir / "deployment.json"),
-        "ORACLE_DATABASE_URL": f"sqlite:///{state_dir / 'oracle.db'}",
+        "ORACLE_DATABASE_URL": f"sqlite:///{state_dir / ORACLE_STORE}",
         "ORACLE_PRIVATE_KEY": "0x" + bytes(devnet.accounts["oracle"].key).hex(),
         "ORACLE_BATCH_MAX_AGE_SECONDS": "0",
     }
     backend = {
         "BACKEND_RPC_URL": url,
         "BACKEND_DEPLOYMENT": str(state_dir / "deployment.json"),
-        "BACKEND_DATABASE_URL": f"sqlite:///{state_dir / 'backend.db'}",
+        "BACKEND_DATABASE_URL": f"sqlite:///{state_dir / BACKEND_STORE}",
+        "BACKEND_RELAYER_PRIVATE_KEY": "0x" + bytes(devnet.accounts["relayer"].key).hex(),
     }
     python = sys.executable
     return {
@@ -238,20 +249,17 @@ def serve(devnet: Devnet, host: str, port: int, *, state_dir: Path | None = None
     server = uvicorn.Server(
         uvicorn.Config(create_app(devnet.w3, devnet.journal.flush), host=host, port=port, log_level="warning")
     )
-    processes: list[subprocess.Popen[bytes]] = []
+    children = _Children()
     if state_dir is not None:
         commands = stack_commands(f"http://{host}:{port}", devnet, state_dir)
-        threading.Thread(target=_start_when_listening, args=(server, commands, processes), daemon=True).start()
+        threading.Thread(target=_start_when_listening, args=(server, commands, children), daemon=True).start()
     # uvicorn shuts down on SIGTERM, then raises it again once its own handler is gone: with the default
     # handler that would end the process before the `finally` stops the stack and closes the journal.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         server.run()
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
+        children.stop()
         devnet.journal.close()
 
 
@@ -260,12 +268,38 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 
 def _start_when_listening(
-    server: Any, commands: dict[str, tuple[list[str], dict[str, str]]], processes: list[subprocess.Popen[bytes]]
+    server: Any, commands: dict[str, tuple[list[str], dict[str, str]]], children: _Children
 ) -> None:
     while not server.started:
         if server.should_exit:
             return
         time.sleep(0.05)
     for name, (command, environment) in commands.items():
-        processes.append(subprocess.Popen(command, env=os.environ | environment))
+        if not children.start(command, os.environ | environment):
+            return
         print(f"  started the {name}: {' '.join(command[1:])}", flush=True)
+
+
+class _Children:
+    """The stack's processes. Once stopped it starts none, so a devnet stopped just as it was starting
+    them leaves none behind."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self._stopped = False
+
+    def start(self, command: list[str], environment: Mapping[str, str]) -> bool:
+        with self._lock:
+            if self._stopped:
+                return False
+            self._processes.append(subprocess.Popen(command, env=environment))
+            return True
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+        for process in self._processes:
+            process.terminate()
+        for process in self._processes:
+            process.wait(timeout=30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,25 @@ def test_the_lookups_of_a_batch_agree_with_orm_queries(any_store: OracleStore) -
         assert len([key for key in device_days if key in accepted]) == sum(
             r["status"] is ReportStatus.ACCEPTED for r in rows[::3]
         )
+
+
+def _open_store(url: str, start: Any) -> None:
+    start.wait()
+    OracleStore(url)
+
+
+def test_commands_opening_a_new_store_at_once_all_find_its_tables(tmp_path: Path) -> None:
+    """The devnet's stack starts the oracle's API and its minter together on a new store; both create
+    its tables, and the one that loses the race must not fail."""
+    context = multiprocessing.get_context("fork")
+    for attempt in range(3):
+        url = f"sqlite:///{tmp_path / f'new-{attempt}.db'}"
+        start = context.Barrier(4)
+        openers = [context.Process(target=_open_store, args=(url, start)) for _ in range(4)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join(timeout=60)
+        assert [opener.exitcode for opener in openers] == [0, 0, 0, 0]
+        with OracleStore(url).session() as session:
+            assert session.exec(select(ReportRecord)).all() == []

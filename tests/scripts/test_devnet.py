@@ -113,14 +113,19 @@ def test_a_restarted_devnet_resumes_its_chain_and_deployment(state_dir: Path, de
         again.journal.close()
 
 
-def test_fresh_discards_the_saved_chain(tmp_path: Path) -> None:
+def test_fresh_discards_the_saved_chain_and_the_stacks_stores_that_followed_it(tmp_path: Path) -> None:
     first = start(tmp_path)
     pay(first.w3, first.accounts["buyer"].key, first.accounts["driver"].address, 1)
     first.journal.close()
+    stores = [tmp_path / name for name in ("oracle.db", "oracle.db-wal", "backend.db")]
+    for store in stores:
+        store.write_bytes(b"claims of the old chain")
     second = start(tmp_path, fresh=True)
     second.journal.close()
     assert not second.restored
     assert second.w3.eth.get_transaction_count(second.accounts["buyer"].address) == 0
+    assert [store.exists() for store in stores] == [False, False, False]
+    assert (tmp_path / "accounts.json").exists()
 
 
 def test_a_record_torn_by_a_kill_is_dropped(tmp_path: Path) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import requests
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from web3.exceptions import ProviderConnectionError
 
 from backend.db import Database
 from backend.deps import ApiOptions
@@ -15,6 +18,8 @@ from backend.errors import Refused
 from backend.routes import accounts, devices, market, relay, retirements, stats
 from contracts.client import CreditContracts
 from contracts.events import EventDecoder
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(db: Database, contracts: CreditContracts, options: ApiOptions | None = None) -> FastAPI:
@@ -37,7 +42,24 @@ def create_app(db: Database, contracts: CreditContracts, options: ApiOptions | N
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Refused, _refused)  # type: ignore[arg-type]
+    for unreachable in NODE_UNREACHABLE:
+        app.add_exception_handler(unreachable, _node_unreachable)
+    app.add_exception_handler(Exception, _internal_error)
     return app
+
+
+NODE_UNREACHABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ProviderConnectionError)
+
+
+async def _node_unreachable(_request: Request, exc: Exception) -> JSONResponse:
+    message = f"the node does not answer ({type(exc).__name__}); try again later"
+    return JSONResponse(status_code=503, content={"error": {"code": "NODE_UNAVAILABLE", "message": message}})
+
+
+async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", exc_info=exc)
+    message = f"the server failed ({type(exc).__name__}); its log has the details"
+    return JSONResponse(status_code=500, content={"error": {"code": "INTERNAL_ERROR", "message": message}})
 
 
 async def _refused(_request: Request, exc: Refused) -> JSONResponse:

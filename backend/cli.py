@@ -135,6 +135,7 @@ def _serve(settings: BackendSettings, _args: argparse.Namespace) -> int:
         relayer = Relayer(Sender(contracts.w3, Account.from_key(settings.relayer_private_key.get_secret_value())))
     options = ApiOptions(
         max_listings_per_order=settings.max_listings_per_order,
+        confirmations=settings.confirmations,
         ready_max_lag_blocks=settings.ready_max_lag_blocks,
         relayer=relayer,
     )

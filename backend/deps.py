@@ -29,7 +29,10 @@ class ApiOptions:
     """What the API is allowed to do beyond reading the index."""
 
     max_listings_per_order: int = 500
+    confirmations: int = 0
+    """Blocks the indexer waits for on top of a block: so much lag is by design."""
     ready_max_lag_blocks: int = 10
+    """Lag allowed beyond `confirmations` before /ready answers 503."""
     relayer: Relayer | None = None
     """The account that submits permit transfers; without one, the permit relay answers 503."""
 

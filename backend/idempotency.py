@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eth_utils import keccak
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from backend.db import Database
 from backend.errors import Invalid, Refused
@@ -20,6 +22,10 @@ from backend.models import IdempotentRequest
 
 WAIT_SECONDS = 10.0
 """How long a repeat waits for the first request with its key to finish."""
+ABANDONED_AFTER = timedelta(minutes=5)
+"""A key taken this long ago with no answer was taken by a server that stopped mid-request; a repeat
+carries the request out. Safe: what it sends is guarded on chain by the signer's nonce (a raw
+transaction, a permit), so a request that did reach the chain is refused the second time."""
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -84,6 +90,9 @@ def _earlier_answer(db: Database, key: str, endpoint: str, request_hash: str) ->
             )
         if row.status_code is not None and row.response is not None:
             return row.status_code, json.loads(row.response)
+        if _now() - row.created_at.replace(tzinfo=row.created_at.tzinfo or UTC) > ABANDONED_AFTER:
+            _release_abandoned(db, row)
+            return None
         if time.monotonic() > deadline:
             raise Refused(
                 "REQUEST_IN_PROGRESS", f"the request with Idempotency-Key {key!r} is still being carried out: ask again"
@@ -97,6 +106,19 @@ def _forget(db: Database, key: str) -> None:
         if row is not None:
             session.delete(row)
             session.commit()
+
+
+def _release_abandoned(db: Database, row: IdempotentRequest) -> None:
+    """Free an abandoned key, unless another repeat freed and took it meanwhile."""
+    with db.session() as session:
+        session.execute(
+            delete(IdempotentRequest).where(
+                col(IdempotentRequest.key) == row.key,
+                col(IdempotentRequest.created_at) == row.created_at,
+                col(IdempotentRequest.status_code).is_(None),
+            )
+        )
+        session.commit()
 
 
 def _now() -> datetime:

@@ -199,7 +199,9 @@ class CreditContracts:
         return int(self.token.functions.balanceOf(to_checksum_address(account)).call())
 
     def supply(self, block: BlockIdentifier = "latest") -> Supply:
-        """The token's own totals, at `block`."""
+        """The token's own totals, at `block`: all zero at a block before the token was deployed."""
+        if block != "latest" and not self.w3.eth.get_code(self.token.address, block_identifier=block):
+            return Supply(0, 0, 0)
         token = self.token.functions
         return Supply(
             token.totalIssued().call(block_identifier=block),

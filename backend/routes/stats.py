@@ -44,10 +44,12 @@ def read_health(db: Db, chain: Chain) -> HealthPublic:
 
 @router.get("/ready", responses={503: {"model": HealthPublic, "description": "lagging, or the supply disagrees"}})
 def read_ready(db: Db, chain: Chain, options: Options) -> JSONResponse:
-    """200 when the index is within BACKEND_READY_MAX_LAG_BLOCKS of the chain and its supply agrees with
-    the token's; 503 otherwise (for a load balancer), with the same figures as /health."""
+    """200 when the index lags the chain by at most BACKEND_CONFIRMATIONS + BACKEND_READY_MAX_LAG_BLOCKS
+    and its supply agrees with the token's; 503 otherwise (for a load balancer), with the same figures as
+    /health."""
     figures = health(db, chain)
-    ready = figures.supply_matches and figures.lag_blocks <= options.ready_max_lag_blocks
+    allowed_lag = options.confirmations + options.ready_max_lag_blocks
+    ready = figures.supply_matches and figures.lag_blocks <= allowed_lag
     return JSONResponse(figures.model_dump(mode="json"), status_code=200 if ready else 503)
 
 

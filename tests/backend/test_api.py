@@ -8,9 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from web3 import Web3
 
 from backend.api import create_app
 from backend.db import Database
+from backend.deps import ApiOptions
 from backend.indexer import Indexer
 from contracts.client import CreditContracts, day_date
 from oracle.device import DeviceSigner
@@ -216,6 +218,34 @@ def test_ready_is_503_once_the_index_lags_more_than_allowed(api: httpx.Client, c
     contracts.w3.testing.mine(11)
     lagging = api.get("/ready")
     assert (lagging.status_code, lagging.json()["lagBlocks"]) == (503, 11)
+
+
+def test_lag_the_indexer_waits_for_by_design_does_not_make_the_api_unready(
+    contracts: CreditContracts, tmp_path: Path
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'confirmed.db'}")
+    db.migrate()
+    contracts.w3.testing.mine(20)
+    Indexer(contracts.w3, contracts.deployment, db, confirmations=12).sync()
+    options = ApiOptions(confirmations=12, ready_max_lag_blocks=2)
+    with serving(create_app(db, contracts, options)) as url:
+        ready = httpx.get(f"{url}/ready", timeout=30)
+        assert (ready.status_code, ready.json()["lagBlocks"]) == (200, 12)
+        contracts.w3.testing.mine(3)
+        assert httpx.get(f"{url}/ready", timeout=30).status_code == 503
+
+
+def test_a_node_that_does_not_answer_is_a_503_in_json(
+    api: httpx.Client, contracts: CreditContracts, tmp_path: Path
+) -> None:
+    unreachable = CreditContracts(Web3(contracts.w3.provider), contracts.deployment)
+    unreachable.w3.provider = Web3.HTTPProvider("http://127.0.0.1:9", {"timeout": 2})  # nothing listens there
+    db = Database(f"sqlite:///{tmp_path / 'backend.db'}")  # the index the api fixture wrote
+    with serving(create_app(db, unreachable)) as url:
+        for path in ("/health", "/ready"):
+            response = httpx.get(f"{url}{path}", timeout=30)
+            assert (response.status_code, response.json()["error"]["code"]) == (503, "NODE_UNAVAILABLE")
+        assert httpx.get(f"{url}/v1/stats", timeout=30).status_code == 200  # the index still answers
 
 
 def test_devices_are_listed_by_owner_and_status(

@@ -8,20 +8,25 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3 import Web3
 
 from backend.api import create_app
 from backend.db import Database
 from backend.deps import ApiOptions
+from backend.idempotency import ABANDONED_AFTER
 from backend.indexer import Indexer
 from backend.market import price_of
+from backend.models import IdempotentRequest
 from backend.relay import Relayer
+from backend.schemas import RelayRequest
 from contracts.chain import Sender
 from contracts.client import CreditContracts
 from oracle.device import DeviceSigner
@@ -284,6 +289,23 @@ def test_a_relayed_transaction_with_an_idempotency_key_is_sent_once(market: Mark
     assert (response.status_code, response.json()["error"]["code"]) in {(409, "NODE_REFUSED"), (409, "CHAIN_REFUSED")}
     other = market.api.post("/v1/transactions", json={"rawTransaction": "0x1234"}, headers=headers)
     assert (other.status_code, other.json()["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+
+
+def test_a_key_left_unanswered_by_a_stopped_server_is_taken_over_after_a_while(market: Market, actors: Actors) -> None:
+    order = market.api.post("/v1/market/orders", json={"buyer": actors.buyer.address, "grams": "100"}).json()
+    body = {"rawTransaction": sign_prepared(order, actors.buyer)}
+    request_hash = "0x" + keccak(text=f"transactions\n{RelayRequest.model_validate(body).model_dump_json()}").hex()
+    with market.indexer.db.session() as session:  # what a server killed while sending leaves behind
+        taken = datetime.now(UTC) - ABANDONED_AFTER - timedelta(seconds=1)
+        session.add(
+            IdempotentRequest(key="killed", endpoint="transactions", request_hash=request_hash, created_at=taken)
+        )
+        session.commit()
+    response = market.api.post("/v1/transactions", json=body, headers={"Idempotency-Key": "killed"})
+    assert response.status_code == 202, response.text
+    assert (
+        market.api.post("/v1/transactions", json=body, headers={"Idempotency-Key": "killed"}).json() == response.json()
+    )
 
 
 def test_unknown_and_pending_transactions(market: Market) -> None:

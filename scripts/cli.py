@@ -106,12 +106,27 @@ def _parser() -> argparse.ArgumentParser:
         help="register the real trip sample's cars (registrar) and sign their days, moved to end yesterday",
     )
     sample.add_argument("--out", type=Path, default=Path("var/devnet/reports.jsonl"), help="the JSON-lines file")
+    sample.add_argument(
+        "--owner", type=_address, help="register every car to this wallet (default: a wallet of its own for each car)"
+    )
     sample.set_defaults(run=_sample_trips)
 
     for action in ("pause", "unpause"):
         command = commands.add_parser(action, parents=[attached], help=f"{action} minting and trading (pauser)")
         command.add_argument("target", nargs="?", choices=["token", "market", "all"], default="all")
         command.set_defaults(run=_set_paused, paused=action == "pause")
+
+    market = commands.add_parser("market", help="list your credits for sale, cancel a listing, withdraw proceeds")
+    market_commands = market.add_subparsers(dest="action", required=True)
+    offer = market_commands.add_parser("list", parents=[attached], help="list credits (escrowed by the market)")
+    offer.add_argument("grams", type=_positive_int, help="how many grams of your credits (1 kg = 1000)")
+    offer.add_argument("--price-per-kg-wei", type=_positive_int, required=True, help="the price of a kilogram, in wei")
+    offer.set_defaults(run=_list_credits)
+    cancel = market_commands.add_parser("cancel", parents=[attached], help="close your listing; the rest comes back")
+    cancel.add_argument("listing", type=_positive_int, help="the listing's id")
+    cancel.set_defaults(run=_cancel_listing)
+    withdraw = market_commands.add_parser("withdraw", parents=[attached], help="withdraw what buyers paid you")
+    withdraw.set_defaults(run=_withdraw_proceeds)
 
     sign = commands.add_parser(
         "sign",
@@ -136,6 +151,12 @@ def _sign(args: argparse.Namespace) -> int:
         raise OperatorError("stdin must hold a JSON object: an order, or its transaction")
     print(json.dumps({"rawTransaction": sign_prepared(prepared, operator_account(args.keystore))}))
     return 0
+
+
+def _positive_int(value: str) -> int:
+    if not value.isdecimal() or int(value) == 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number above zero")
+    return int(value)
 
 
 def _address(value: str) -> str:
@@ -272,12 +293,41 @@ def _sample_trips(args: argparse.Namespace) -> int:
 
     sender, contracts = _attached(args)
     yesterday = contracts.chain_day() - 1
-    vehicles = sign_sample_trips(sender, contracts, args.out, last_day=yesterday)
+    vehicles = sign_sample_trips(sender, contracts, args.out, last_day=yesterday, owner=args.owner)
     for vehicle in vehicles:
         registered = "registered" if vehicle.newly_registered else "already registered"
-        print(f"  {vehicle.vehicle_id:<8} {vehicle.reports} days, device {vehicle.device} ({registered})")
+        car = f"{vehicle.vehicle_id:<8} {vehicle.reports} days, device {vehicle.device}, owner {vehicle.owner}"
+        print(f"  {car} ({registered})")
     total = sum(vehicle.reports for vehicle in vehicles)
     print(f"{total} signed reports, each car's last day moved to {day_label(yesterday)}, written to {args.out}")
+    return 0
+
+
+def _list_credits(args: argparse.Namespace) -> int:
+    from contracts.client import format_kg
+    from scripts.operate import list_credits
+
+    sender, contracts = _attached(args)
+    listing_id = list_credits(sender, contracts, args.grams, args.price_per_kg_wei)
+    print(f"listing {listing_id}: {format_kg(args.grams)} kg of {sender.address} at {args.price_per_kg_wei} wei/kg")
+    return 0
+
+
+def _cancel_listing(args: argparse.Namespace) -> int:
+    from contracts.client import format_kg
+    from scripts.operate import cancel_listing
+
+    sender, contracts = _attached(args)
+    returned = cancel_listing(sender, contracts, args.listing)
+    print(f"listing {args.listing} cancelled: {format_kg(returned)} kg back to {sender.address}")
+    return 0
+
+
+def _withdraw_proceeds(args: argparse.Namespace) -> int:
+    from scripts.operate import withdraw_proceeds
+
+    sender, contracts = _attached(args)
+    print(f"withdrew {withdraw_proceeds(sender, contracts)} wei to {sender.address}")
     return 0
 
 

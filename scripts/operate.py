@@ -1,5 +1,6 @@
 """Operating a deployment on any JSON-RPC node: deploy, register and suspend devices, grant and revoke
-roles, pause; and, for a devnet, register the real trip sample's cars and sign their days. The `gtc`
+roles, pause; for a driver, list credits on the market, cancel a listing, withdraw what buyers paid;
+and, for a devnet, register the real trip sample's cars and sign their days. The `gtc`
 subcommands of the same names call these.
 
 The operator's key comes from the environment (GTC_PRIVATE_KEY) or from an encrypted keystore file
@@ -21,6 +22,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
+from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from contracts.chain import Sender, connect
@@ -31,6 +33,7 @@ from contracts.client import (
     RateLimit,
     VehicleClass,
     deploy,
+    format_kg,
 )
 from oracle import methodology
 from oracle.device import DeviceSigner
@@ -163,6 +166,35 @@ def set_paused(sender: Sender, contracts: CreditContracts, targets: tuple[str, .
     return changed
 
 
+def list_credits(sender: Sender, contracts: CreditContracts, grams: int, price_per_kg_wei: int) -> int:
+    """Put `grams` of the sender's credits up for sale at `price_per_kg_wei` (the market escrows them);
+    approves the market first when its allowance falls short. Returns the listing's id."""
+    balance = contracts.balance_of(sender.address)
+    if balance < grams:  # checked before the approval, so that a refused listing sends nothing
+        raise OperatorError(
+            f"{sender.address} holds {format_kg(balance)} kg, less than the {format_kg(grams)} kg to list"
+        )
+    if contracts.token.functions.allowance(sender.address, contracts.market.address).call() < grams:
+        sender.transact(contracts.token.functions.approve(contracts.market.address, grams))
+    receipt = sender.transact(contracts.market.functions.createListing(grams, price_per_kg_wei))
+    (created,) = contracts.market.events.ListingCreated().process_receipt(receipt, errors=DISCARD)
+    return int(created["args"]["listingId"])
+
+
+def cancel_listing(sender: Sender, contracts: CreditContracts, listing_id: int) -> int:
+    """Close the sender's listing; returns the grams that came back from escrow."""
+    receipt = sender.transact(contracts.market.functions.cancelListing(listing_id))
+    (cancelled,) = contracts.market.events.ListingCancelled().process_receipt(receipt, errors=DISCARD)
+    return int(cancelled["args"]["returned"])
+
+
+def withdraw_proceeds(sender: Sender, contracts: CreditContracts) -> int:
+    """Send the sender everything buyers have paid for their listings; returns the wei withdrawn."""
+    receipt = sender.transact(contracts.market.functions.withdrawProceeds())
+    (withdrawn,) = contracts.market.events.ProceedsWithdrawn().process_receipt(receipt, errors=DISCARD)
+    return int(withdrawn["args"]["amount"])
+
+
 def _contracts(contracts: CreditContracts, names: tuple[str, ...]) -> list[Contract]:
     return [getattr(contracts, name) for name in names]
 
@@ -177,25 +209,34 @@ class SampleVehicle:
 
 
 def sign_sample_trips(
-    registrar: Sender, contracts: CreditContracts, out: Path, *, last_day: int, sample_dir: Path = SAMPLE_DIR
+    registrar: Sender,
+    contracts: CreditContracts,
+    out: Path,
+    *,
+    last_day: int,
+    owner: str | None = None,
+    sample_dir: Path = SAMPLE_DIR,
 ) -> list[SampleVehicle]:
-    """Register the real trip sample's vehicles (device keys and owner wallets derived from public labels,
-    as in the demo) and write their devices' signed reports to `out`, each vehicle's days moved so that
-    its last one is `last_day`: reports a running oracle will take. Devices already registered are kept."""
+    """Register the real trip sample's vehicles to `owner`, or each to a wallet of its own (device keys and
+    wallets derived from public labels, as in the demo), and write their devices' signed reports to
+    `out`, each vehicle's days moved so that its last one is `last_day`: reports a running oracle will
+    take. Devices already registered are kept, with their owners."""
     domain = ReportDomain.from_eip712(contracts.report_domain())
     vehicles, lines = [], []
     for log in load_sample(sample_dir):
         device = DeviceSigner(dev_key(f"device {log.vehicle.vehicle_id}"))
-        owner = dev_account(f"driver {log.vehicle.vehicle_id}").address
-        new = contracts.device(device.address) is None
-        if new:
-            register_device(registrar, contracts, device.address, owner, _vehicle_name(log.vehicle.vehicle_class))
+        car_owner = owner or dev_account(f"driver {log.vehicle.vehicle_id}").address
+        record = contracts.device(device.address)
+        if record is None:
+            register_device(registrar, contracts, device.address, car_owner, _vehicle_name(log.vehicle.vehicle_class))
+        else:
+            car_owner = record.owner
         reports = daily_reports(log, device.address)
         shift = last_day - max(report.day for report in reports) if reports else 0
         for report in reports:
             signed = device.sign(report.replace(day=report.day + shift), domain)
             lines.append((signed.report.day, json.dumps(signed.to_json())))
-        vehicles.append(SampleVehicle(log.vehicle.vehicle_id, device.address, owner, len(reports), new))
+        vehicles.append(SampleVehicle(log.vehicle.vehicle_id, device.address, car_owner, len(reports), record is None))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(line + "\n" for _, line in sorted(lines)))
     return vehicles

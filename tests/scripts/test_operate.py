@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from contracts.chain import connect
+from contracts.chain import Sender, connect
 from contracts.client import CreditContracts, Deployment, DeviceStatus, VehicleClass, artifact_hashes
 from oracle.report import ReportDomain
 from oracle.schemas import parse_report_line
@@ -17,6 +17,7 @@ from oracle.signatures import recover_signer
 from scripts.cli import main
 from scripts.devnet import Devnet, create_app, start
 from scripts.serve import serving
+from tests.helpers import issue
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +183,50 @@ def test_sample_trips_registers_the_sample_s_cars_and_signs_days_that_end_yester
     status, text, _err = gtc("registrar", "sample-trips", "--deployment", str(manifest), "--out", str(out))
     assert status == 0 and text.count("(already registered)") == 7
     assert [parse_report_line(line) for line in out.read_text().splitlines()] == lines
+
+
+def test_a_driver_lists_credits_cancels_the_rest_and_withdraws_what_a_buyer_paid(gtc, deployed, devnet) -> None:
+    manifest, contracts = deployed
+    node = devnet[0]
+    driver, device = node.accounts["driver"].address, Account.create().address
+    args = ("--deployment", str(manifest))
+    assert gtc("registrar", "device", "register", device, "--owner", driver, "--vehicle", "electric", *args)[0] == 0
+    issue(contracts, Sender(contracts.w3, node.accounts["oracle"]), contracts.chain_day() - 1, (device, 1750))
+
+    status, out, err = gtc("driver", "market", "list", "1500", "--price-per-kg-wei", str(10**15), *args)
+    assert status == 0, err
+    listing_id = int(out.split(":")[0].removeprefix("listing "))
+    assert f"1.500 kg of {driver} at {10**15} wei/kg" in out
+    assert contracts.balance_of(driver) == 250 and contracts.balance_of(contracts.market.address) == 1500
+
+    buyer = Sender(contracts.w3, node.accounts["buyer"])
+    buyer.transact(contracts.market.functions.buy(listing_id, 400), value=4 * 10**14)
+    status, out, err = gtc("driver", "market", "cancel", str(listing_id), *args)
+    assert (status, out.strip()) == (0, f"listing {listing_id} cancelled: 1.100 kg back to {driver}")
+    assert contracts.balance_of(driver) == 1350
+    status, out, err = gtc("driver", "market", "withdraw", *args)
+    assert (status, out.strip()) == (0, f"withdrew {4 * 10**14} wei to {driver}")
+
+
+def test_a_listing_the_driver_cannot_cover_is_refused_before_anything_is_sent(gtc, deployed, devnet) -> None:
+    manifest, contracts = deployed
+    driver = devnet[0].accounts["driver"].address
+    nonce = contracts.w3.eth.get_transaction_count(driver)
+    status, _out, err = gtc("driver", "market", "list", "1", "--price-per-kg-wei", "5", "--deployment", str(manifest))
+    assert status == 1 and "holds 0.000 kg, less than the 0.001 kg to list" in err
+    status, _out, err = gtc("driver", "market", "cancel", "7", "--deployment", str(manifest))
+    assert status == 1 and "CreditMarketUnknownListing" in err
+    assert contracts.w3.eth.get_transaction_count(driver) == nonce
+    with pytest.raises(SystemExit):
+        main(["market", "list", "0", "--price-per-kg-wei", "5"])
+
+
+def test_sample_trips_can_register_every_car_to_one_driver_s_wallet(gtc, deployed, devnet, tmp_path) -> None:
+    manifest, contracts = deployed
+    driver = devnet[0].accounts["driver"].address
+    out, args = tmp_path / "reports.jsonl", ("--deployment", str(manifest))
+    status, text, err = gtc("registrar", "sample-trips", "--owner", driver, "--out", str(out), *args)
+    assert status == 0, err
+    devices = {parse_report_line(line).report.device for line in out.read_text().splitlines()}
+    assert len(devices) == 7 and {contracts.device(device).owner for device in devices} == {driver}
+    assert text.count(f"owner {driver} (registered)") == 7

@@ -60,12 +60,14 @@ def test_a_batch_is_answered_in_order_with_each_request_s_id(rpc: httpx.Client, 
             {"jsonrpc": "2.0", "id": 7, "method": "eth_chainId", "params": []},
             {"jsonrpc": "2.0", "id": "b", "method": "eth_blockNumber", "params": []},
             {"jsonrpc": "2.0", "id": 9, "method": "eth_noSuchMethod", "params": []},
+            {"jsonrpc": "2.0", "id": 10, "method": "net_version", "params": []},
         ],
     ).json()
-    assert [answer["id"] for answer in answers] == [7, "b", 9]
+    assert [answer["id"] for answer in answers] == [7, "b", 9, 10]
     assert int(answers[0]["result"], 16) == devnet.deployment.chain_id
     assert int(answers[1]["result"], 16) == devnet.w3.eth.block_number
     assert answers[2]["error"]["code"] == -32601
+    assert answers[3]["result"] == str(devnet.deployment.chain_id)  # decimal, as wallets expect
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,28 @@
-"""A purchase prepared for the buyer's own wallet: the cheapest fill across open listings, checked
-against the chain, as a transaction ready to sign. The backend never signs for a buyer."""
+"""Transactions prepared for the user's own wallet, each static-called from the user before it is
+returned: a purchase (the cheapest fill across open listings), a listing, a cancellation. The backend
+never signs for a buyer or a seller."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from eth_utils import to_checksum_address
+from web3.contract import Contract
 from web3.types import TxParams, Wei
 
 from backend.errors import Refused, chain_refused
 from backend.market import Fill, Offer, cheapest_fill
-from backend.schemas import Amount, OrderPublic, OrderRequest, PreparedTransaction, QuotePublic, TakePublic
+from backend.schemas import (
+    Amount,
+    ListingRequest,
+    ListingStepPublic,
+    OrderPublic,
+    OrderRequest,
+    PreparedPublic,
+    PreparedTransaction,
+    QuotePublic,
+    TakePublic,
+)
 from contracts.chain import GAS_HEADROOM_PERCENT, ContractRevert, decoded_reverts
 from contracts.client import CreditContracts, day_number
 
@@ -71,31 +85,58 @@ def prepare_order(
             else (0, 0)
         )
         kind, args = "buyAndRetire", [order.grams, ids, retire.beneficiary, retire.purpose, *period]
-    function = getattr(market, kind)(*args)
-    params: TxParams = {"from": buyer, "value": Wei(value)}
+    transaction = prepare(contracts, contracts.market, kind, args, sender=buyer, value=value)
+    return OrderPublic(kind=kind, quote=_quote(fill, price), transaction=transaction)
+
+
+def prepare_listing(contracts: CreditContracts, request: ListingRequest) -> ListingStepPublic:
+    """The next transaction towards listing: the market's allowance if it falls short, else the listing."""
+    seller = to_checksum_address(request.seller)
+    token = contracts.token
+    balance = token.functions.balanceOf(seller).call()
+    if balance < request.grams:
+        raise Refused("INSUFFICIENT_BALANCE", f"{seller} holds {balance} g, less than the {request.grams} g to list")
+    market = contracts.deployment.market
+    if token.functions.allowance(seller, market).call() < request.grams:
+        args: list[Any] = [market, request.grams]
+        return ListingStepPublic(kind="approve", transaction=prepare(contracts, token, "approve", args, sender=seller))
+    args = [request.grams, request.price_per_kg_wei]
+    transaction = prepare(contracts, contracts.market, "createListing", args, sender=seller)
+    return ListingStepPublic(kind="createListing", transaction=transaction)
+
+
+def prepare_cancellation(contracts: CreditContracts, listing_id: int, seller: str) -> PreparedPublic:
+    sender = to_checksum_address(seller)
+    transaction = prepare(contracts, contracts.market, "cancelListing", [listing_id], sender=sender)
+    return PreparedPublic(kind="cancelListing", transaction=transaction)
+
+
+def prepare(
+    contracts: CreditContracts, contract: Contract, function_name: str, args: list[Any], *, sender: str, value: int = 0
+) -> PreparedTransaction:
+    """`contract.function_name(*args)` from `sender`, static-called (a revert is refused with the custom
+    error named) and its gas estimated, as a transaction ready to sign."""
+    function = getattr(contract.functions, function_name)(*args)
+    params: TxParams = {"from": to_checksum_address(sender), "value": Wei(value)}
     try:
         with decoded_reverts():
             function.call(params)
             gas = function.estimate_gas(params) * (100 + GAS_HEADROOM_PERCENT) // 100
     except ContractRevert as revert:
-        raise chain_refused(f"{kind} for {order.buyer}", revert) from None
+        raise chain_refused(f"{function_name} for {sender}", revert) from None
     w3 = contracts.w3
     priority = w3.eth.max_priority_fee
     base = w3.eth.get_block("latest").get("baseFeePerGas", 0)
-    return OrderPublic(
-        kind=kind,
-        quote=_quote(fill, price),
-        transaction=PreparedTransaction(
-            **{"from": buyer},
-            to=contracts.deployment.market,
-            data=contracts.market.encode_abi(kind, args=args),
-            value=str(value),
-            gas=str(gas),
-            chain_id=contracts.deployment.chain_id,
-            nonce=w3.eth.get_transaction_count(buyer, "pending"),
-            max_fee_per_gas=str(2 * base + priority),
-            max_priority_fee_per_gas=str(priority),
-        ),
+    return PreparedTransaction(
+        **{"from": to_checksum_address(sender)},
+        to=contract.address,
+        data=contract.encode_abi(function_name, args=args),
+        value=str(value),
+        gas=str(gas),
+        chain_id=contracts.deployment.chain_id,
+        nonce=w3.eth.get_transaction_count(to_checksum_address(sender), "pending"),
+        max_fee_per_gas=str(2 * base + priority),
+        max_priority_fee_per_gas=str(priority),
     )
 
 

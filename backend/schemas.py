@@ -191,6 +191,16 @@ class OrderRequest(RequestBody):
     retire: RetireRequest | None = Field(default=None, description="retire the credits at once (buyAndRetire)")
 
 
+class ListingRequest(RequestBody):
+    seller: Address = Field(description="the account whose credits are listed; it signs and sends")
+    grams: Grams
+    price_per_kg_wei: Grams = Field(description="the price of a kilogram, in wei")
+
+
+class SellerRequest(RequestBody):
+    seller: Address = Field(description="the listing's seller; it signs and sends")
+
+
 class RelayRequest(RequestBody):
     raw_transaction: HexData = Field(
         description="a transaction signed by its sender, as eth_sendRawTransaction takes it"
@@ -240,11 +250,22 @@ class PreparedTransaction(Public):
     max_priority_fee_per_gas: str
 
 
-class OrderPublic(Public):
+class PreparedPublic(Public):
+    kind: str
+    """The contract function the transaction calls."""
+    transaction: PreparedTransaction
+
+
+class OrderPublic(PreparedPublic):
     kind: str
     """fillOrder, or buyAndRetire."""
     quote: QuotePublic
-    transaction: PreparedTransaction
+
+
+class ListingStepPublic(PreparedPublic):
+    kind: str
+    """approve (the market may not yet take these credits into escrow: send it, then ask again), or
+    createListing."""
 
 
 class RelayedPublic(Public):

@@ -3,8 +3,18 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from backend import purchases, queries
-from backend.deps import AddressQuery, Chain, Db, GramsQuery, Limit, Offset, Options
-from backend.schemas import ListingPublic, OrderPublic, OrderRequest, Page, QuotePublic
+from backend.deps import AddressQuery, Chain, Db, GramsQuery, Limit, Offset, Options, RecordId
+from backend.schemas import (
+    ListingPublic,
+    ListingRequest,
+    ListingStepPublic,
+    OrderPublic,
+    OrderRequest,
+    Page,
+    PreparedPublic,
+    QuotePublic,
+    SellerRequest,
+)
 
 router = APIRouter(tags=["market"])
 
@@ -41,3 +51,20 @@ def prepare_order(order: OrderRequest, db: Db, chain: Chain, options: Options) -
             session, order.grams, limit=options.max_listings_per_order, excluding=order.buyer
         )
     return purchases.prepare_order(chain, order, offers, max_listings=options.max_listings_per_order)
+
+
+@router.post("/v1/market/listings", responses={409: {"description": "the balance or the chain refuse the listing"}})
+def prepare_listing(request: ListingRequest, chain: Chain) -> ListingStepPublic:
+    """The seller's next transaction towards a listing, ready to sign: `approve` while the market may not
+    take the credits into escrow (send it, wait for it, ask again), then `createListing`. Refused when
+    the seller holds fewer credits, or a static call from the seller reverts (the custom error named)."""
+    return purchases.prepare_listing(chain, request)
+
+
+@router.post(
+    "/v1/market/listings/{listing_id}/cancel",
+    responses={409: {"description": "not the seller's, already closed, or unknown"}},
+)
+def prepare_cancellation(listing_id: RecordId, request: SellerRequest, chain: Chain) -> PreparedPublic:
+    """The seller's `cancelListing` transaction, ready to sign: what is left returns from escrow."""
+    return purchases.prepare_cancellation(chain, listing_id, request.seller)

@@ -466,3 +466,48 @@ def test_prices_past_2_to_the_53_and_63_stay_exact_from_chain_to_json(
         3001, [take["listingId"] for take in quote["listings"]]
     ).call()
     assert quote["priceWei"] == str(on_chain)
+
+
+def test_a_seller_lists_and_cancels_through_prepared_transactions_signed_with_their_own_key(
+    market: Market, actors: Actors, sender: SenderFor
+) -> None:
+    contracts, driver = market.contracts, actors.driver
+    sender("driver").transact(contracts.token.functions.approve(contracts.deployment.market, 0))
+    body = {"seller": driver.address, "grams": "1200", "pricePerKgWei": str(CHEAP)}
+    approve = market.api.post("/v1/market/listings", json=body).json()
+    assert (approve["kind"], approve["transaction"]["to"]) == ("approve", contracts.deployment.token)
+    send(market, approve, driver)
+    listing = market.api.post("/v1/market/listings", json=body).json()
+    assert (listing["kind"], listing["transaction"]["to"]) == ("createListing", contracts.deployment.market)
+    created = send(market, listing, driver)
+    listing_id = int(next(e for e in created["events"] if e["name"] == "ListingCreated")["args"]["listingId"])
+    market.index()
+    listed = market.api.get("/v1/listings", params={"seller": driver.address}).json()["data"]
+    assert any(item["listingId"] == listing_id and item["remaining"]["grams"] == "1200" for item in listed)
+
+    balance = contracts.balance_of(driver.address)
+    cancel = market.api.post(f"/v1/market/listings/{listing_id}/cancel", json={"seller": driver.address}).json()
+    assert cancel["kind"] == "cancelListing"
+    send(market, cancel, driver)
+    assert contracts.balance_of(driver.address) == balance + 1200
+
+
+def test_a_listing_or_cancellation_the_chain_would_refuse_is_refused_with_its_reason(
+    market: Market, actors: Actors
+) -> None:
+    driver, stranger = actors.driver.address, actors.stranger.address
+    too_much = market.api.post(
+        "/v1/market/listings", json={"seller": driver, "grams": str(10**9), "pricePerKgWei": str(CHEAP)}
+    )
+    assert (too_much.status_code, too_much.json()["error"]["code"]) == (409, "INSUFFICIENT_BALANCE")
+    free = market.api.post("/v1/market/listings", json={"seller": driver, "grams": "10", "pricePerKgWei": "0"})
+    assert (free.status_code, free.json()["error"]["fields"][0]["field"]) == (422, "body.pricePerKgWei")
+    not_theirs = market.api.post("/v1/market/listings/2/cancel", json={"seller": stranger})
+    error = not_theirs.json()["error"]
+    assert (not_theirs.status_code, error["code"], error["revert"]["error"]) == (
+        409,
+        "CHAIN_REFUSED",
+        "CreditMarketNotSeller",
+    )
+    unknown = market.api.post("/v1/market/listings/99/cancel", json={"seller": driver}).json()["error"]
+    assert unknown["revert"] == {"error": "CreditMarketUnknownListing", "args": {"listingId": "99"}}

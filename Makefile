@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -
 NPM := $(shell command -v npm 2>/dev/null)
 NODE_MODULES := node_modules/.installed-$(shell cat package.json package-lock.json | cksum | cut -d' ' -f1)
 
-.PHONY: demo test contracts lint bench clean
+.PHONY: demo test contracts dashboard lint bench clean
 
 demo: $(INSTALLED)
 	$(BIN)/gtc demo
@@ -17,6 +17,11 @@ test: $(INSTALLED) $(if $(NPM),$(NODE_MODULES))
 # Recompile contracts/src into contracts/build (needs Node.js and npm, or solc; see README).
 contracts: $(INSTALLED) $(NODE_MODULES)
 	$(BIN)/gtc compile
+
+# Copy Chart.js, as npm installed it, to where the backend serves the dashboard from (committed, so that
+# serving needs no Node.js; a test compares the copy with node_modules).
+dashboard: $(NODE_MODULES)
+	cp node_modules/chart.js/dist/chart.umd.min.js backend/dashboard/vendor/
 
 # Measurements (minutes, not part of the tests); results in BENCHMARKS.md.
 bench: $(INSTALLED)

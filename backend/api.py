@@ -16,6 +16,7 @@ from backend.db import Database
 from backend.deps import ApiOptions
 from backend.errors import Refused
 from backend.routes import accounts, devices, market, relay, retirements, stats
+from backend.routes.dashboard import mount_dashboard
 from contracts.client import CreditContracts
 from contracts.events import EventDecoder
 
@@ -39,6 +40,7 @@ def create_app(db: Database, contracts: CreditContracts, options: ApiOptions | N
     app.state.decoder = EventDecoder(contracts.deployment)
     for module in (accounts, devices, market, relay, retirements, stats):
         app.include_router(module.router)
+    mount_dashboard(app)
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Refused, _refused)  # type: ignore[arg-type]

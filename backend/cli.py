@@ -138,11 +138,13 @@ def _serve(settings: BackendSettings, _args: argparse.Namespace) -> int:
         confirmations=settings.confirmations,
         ready_max_lag_blocks=settings.ready_max_lag_blocks,
         relayer=relayer,
+        oracle_url=settings.oracle_url,
     )
     stop = threading.Event()
     thread = threading.Thread(target=keep_indexing, args=(indexer, settings.index_every_seconds, stop), daemon=True)
     thread.start()
-    print(f"backend: serving on http://{settings.host}:{settings.port} (docs at /docs)", flush=True)
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"backend: serving on {url} (docs at /docs, the dashboard at {url}/app/)", flush=True)
     try:
         uvicorn.run(create_app(db, contracts, options), host=settings.host, port=settings.port, log_level="warning")
     finally:

@@ -35,6 +35,8 @@ class ApiOptions:
     """Lag allowed beyond `confirmations` before /ready answers 503."""
     relayer: Relayer | None = None
     """The account that submits permit transfers; without one, the permit relay answers 503."""
+    oracle_url: str = "http://127.0.0.1:8600"
+    """Where the dashboard's pages ask the oracle why a day was credited or not."""
 
 
 def database(request: Request) -> Database:

@@ -24,6 +24,9 @@ class BackendSettings(BaseSettings):
     index_every_seconds: float = Field(default=2.0, gt=0, description="how often `backend serve` catches up")
     ready_max_lag_blocks: int = Field(default=10, ge=0, description="/ready answers 503 beyond this lag")
     max_listings_per_order: int = Field(default=500, ge=1, description="listings one prepared order may fill")
+    oracle_url: str = Field(
+        default="http://127.0.0.1:8600", description="the oracle's API, which the dashboard's driver page asks"
+    )
     relayer_private_key: SecretStr | None = Field(
         default=None, description="the account that pays the gas of permit transfers it relays (its own key)"
     )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -89,6 +90,8 @@ def create_app(oracle: Oracle) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    # The explanations are public; the dashboard's pages, served by the backend, read them from the browser.
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"])
     return app
 
 

@@ -234,6 +234,10 @@ def stack_commands(url: str, devnet: Devnet, state_dir: Path) -> dict[str, tuple
         "BACKEND_DEPLOYMENT": str(state_dir / "deployment.json"),
         "BACKEND_DATABASE_URL": f"sqlite:///{state_dir / BACKEND_STORE}",
         "BACKEND_RELAYER_PRIVATE_KEY": "0x" + bytes(devnet.accounts["relayer"].key).hex(),
+        # The dashboard's driver page asks the oracle started beside it (its host and port as set, if set).
+        "BACKEND_ORACLE_URL": (
+            f"http://{os.environ.get('ORACLE_HOST', '127.0.0.1')}:{os.environ.get('ORACLE_PORT', '8600')}"
+        ),
     }
     python = sys.executable
     return {

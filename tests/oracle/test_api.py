@@ -208,3 +208,16 @@ def test_an_explanation_span_is_bounded_and_checked(api: httpx.Client, ev_device
     assert (not_a_date.status_code, not_a_date.json()["error"]["code"]) == (422, "INVALID_REQUEST")
     not_an_address = api.get("/v1/devices/0x1234/days")
     assert (not_an_address.status_code, not_an_address.json()["error"]["code"]) == (422, "INVALID_REQUEST")
+
+
+def test_explanations_may_be_read_from_pages_of_another_origin_but_reports_not_posted(
+    api: httpx.Client, ev_device: DeviceSigner
+) -> None:
+    origin = {"Origin": "http://127.0.0.1:8700"}  # the backend's dashboard
+    read = api.get(f"/v1/devices/{ev_device.address}/days", headers=origin)
+    assert (read.status_code, read.headers["access-control-allow-origin"]) == (200, "*")
+    preflight = api.options(
+        "/v1/reports",
+        headers=origin | {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+    )
+    assert (preflight.status_code, preflight.text) == (400, "Disallowed CORS method")

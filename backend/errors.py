@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from web3.exceptions import Web3RPCError
+
 from contracts.chain import ContractRevert
 
 
@@ -47,3 +49,13 @@ def chain_refused(what: str, revert: ContractRevert) -> Refused:
         f"{what} would revert on chain with {revert}",
         revert={"error": revert.name, "args": args},
     )
+
+
+def node_refused(what: str, exc: Web3RPCError) -> Refused:
+    """The node answered `what` with an error of its own (not a revert): named with the node's words."""
+    return Refused("NODE_REFUSED", f"the node refuses {what}: {rpc_message(exc)}")
+
+
+def rpc_message(exc: Web3RPCError) -> str:
+    error = (exc.rpc_response or {}).get("error")
+    return str(error.get("message")) if isinstance(error, dict) else str(exc)

@@ -8,9 +8,10 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 from web3.contract import Contract
+from web3.exceptions import Web3RPCError
 from web3.types import TxParams, Wei
 
-from backend.errors import Refused, chain_refused
+from backend.errors import Refused, chain_refused, node_refused
 from backend.market import Fill, Offer, cheapest_fill
 from backend.schemas import (
     Amount,
@@ -53,7 +54,13 @@ def prepare_order(
     market = contracts.market.functions
     ids = fill.listing_ids
     # The index may be a few blocks behind: the market's own price for these listings is what counts.
-    price, available = market.quote(order.grams, ids).call()
+    try:
+        with decoded_reverts():
+            price, available = market.quote(order.grams, ids).call()
+    except ContractRevert as revert:  # Panic(0x11): the price overflows uint256
+        raise chain_refused(f"pricing {order.grams} g", revert) from None
+    except Web3RPCError as exc:
+        raise node_refused(f"pricing {order.grams} g", exc) from None
     if available < order.grams:
         raise Refused(
             "LISTINGS_CHANGED",
@@ -124,6 +131,8 @@ def prepare(
             gas = function.estimate_gas(params) * (100 + GAS_HEADROOM_PERCENT) // 100
     except ContractRevert as revert:
         raise chain_refused(f"{function_name} for {sender}", revert) from None
+    except Web3RPCError as exc:  # eth-tester, say, refuses a static call from an account that cannot pay its gas
+        raise node_refused(f"{function_name} for {sender}", exc) from None
     w3 = contracts.w3
     priority = w3.eth.max_priority_fee
     base = w3.eth.get_block("latest").get("baseFeePerGas", 0)

@@ -22,7 +22,7 @@ from hexbytes import HexBytes
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import TxParams
 
-from backend.errors import Invalid, Refused, Unavailable, chain_refused
+from backend.errors import Invalid, Refused, Unavailable, chain_refused, rpc_message
 from backend.indexer import json_value
 from backend.schemas import (
     ChainEventPublic,
@@ -98,11 +98,11 @@ def relay_transaction(contracts: CreditContracts, raw: bytes) -> RelayedPublic:
     except ContractLogicError as exc:
         raise chain_refused("the transaction", decode_revert(exc.data if isinstance(exc.data, str) else None)) from None
     except Web3RPCError as exc:  # out of gas, insufficient funds for the value
-        raise Refused("NODE_REFUSED", f"the node refuses the transaction: {_rpc_message(exc)}") from None
+        raise Refused("NODE_REFUSED", f"the node refuses the transaction: {rpc_message(exc)}") from None
     try:
         tx_hash = contracts.w3.eth.send_raw_transaction(raw)
     except Web3RPCError as exc:  # nonce too low, fee too low, already known with another hash
-        raise Refused("NODE_REFUSED", f"the node refuses the transaction: {_rpc_message(exc)}") from None
+        raise Refused("NODE_REFUSED", f"the node refuses the transaction: {rpc_message(exc)}") from None
     return RelayedPublic(tx_hash=HexBytes(tx_hash).to_0x_hex(), sender=tx.sender, to=tx.to, nonce=tx.nonce)
 
 
@@ -202,15 +202,17 @@ class Relayer:
             except ContractRevert as revert:
                 raise chain_refused("the permit transfer", revert) from None
             self._send(permit)
+            # The permit is spent from here on: whatever stops the transfer, the answer names the permit's
+            # transaction and is kept for the idempotency key (a retry would find the permit used).
             try:
                 transfer = self.sender.sign(token.transferFrom(request.owner, request.to, request.value))
+                self._send(transfer)
             except ContractRevert as revert:  # the owner moved the credits between the two
-                raise Refused(
-                    "TRANSFER_FAILED",
-                    f"the permit was applied ({permit.tx_hash}) but the transfer would now revert with {revert}",
-                    permitTxHash=permit.tx_hash,
-                ) from None
-            self._send(transfer)
+                raise _transfer_failed(permit.tx_hash, f"the transfer would now revert with {revert}") from None
+            except Refused as refused:
+                raise _transfer_failed(permit.tx_hash, refused.message) from None
+            except Web3RPCError as exc:
+                raise _transfer_failed(permit.tx_hash, f"the node refused the transfer: {rpc_message(exc)}") from None
         return PermitRelayedPublic(
             permit_tx_hash=permit.tx_hash, transfer_tx_hash=transfer.tx_hash, relayer=self.address
         )
@@ -222,10 +224,14 @@ class Relayer:
             raise Refused("TRANSACTION_REVERTED", str(exc)) from None
         except Web3RPCError as exc:
             raise Unavailable(
-                "NODE_REFUSED", f"the node refuses the relayer's transaction: {_rpc_message(exc)}"
+                "NODE_REFUSED", f"the node refuses the relayer's transaction: {rpc_message(exc)}"
             ) from None
 
 
-def _rpc_message(exc: Web3RPCError) -> str:
-    error = (exc.rpc_response or {}).get("error")
-    return str(error.get("message")) if isinstance(error, dict) else str(exc)
+def _transfer_failed(permit_tx_hash: str, why: str) -> Refused:
+    return Refused(
+        "TRANSFER_FAILED",
+        f"the permit was applied ({permit_tx_hash}) but the transfer did not happen: {why}. The relayer holds "
+        "an allowance it will not use; ask the owner for a new permit to try again",
+        permitTxHash=permit_tx_hash,
+    )

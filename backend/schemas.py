@@ -167,6 +167,9 @@ class RequestBody(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+EPOCH = date(1970, 1, 1)
+
+
 class RetireRequest(RequestBody):
     beneficiary: str = Field(min_length=1, max_length=1_000, description="who the offset is claimed for")
     purpose: str = Field(default="", max_length=1_000)
@@ -179,6 +182,8 @@ class RetireRequest(RequestBody):
             raise ValueError("periodStart and periodEnd go together")
         if self.period_start and self.period_end and self.period_start > self.period_end:
             raise ValueError("periodStart is after periodEnd")
+        if self.period_start is not None and self.period_start <= EPOCH:
+            raise ValueError("a consumption period starts after 1970-01-01 (the chain counts days from then)")
         return self
 
 

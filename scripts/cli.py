@@ -154,8 +154,8 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _positive_int(value: str) -> int:
-    if not value.isdecimal() or int(value) == 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number above zero")
+    if not value.isascii() or not value.isdecimal() or not 0 < int(value) < 2**256:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from 1 to 2^256 - 1")
     return int(value)
 
 

@@ -85,12 +85,17 @@ def attach(sender: Sender, deployment_path: Path) -> CreditContracts:
     """The deployment in the manifest, checked against the node: same chain, contracts present."""
     if not deployment_path.exists():
         raise OperatorError(f"no deployment manifest at {deployment_path} (deploy first, or pass --deployment)")
-    deployment = Deployment.load(deployment_path)
+    try:
+        deployment = Deployment.load(deployment_path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable, not JSON, a field missing or wrong
+        raise OperatorError(f"{deployment_path} is not a deployment manifest ({type(exc).__name__}: {exc})") from None
     chain_id = sender.w3.eth.chain_id
     if deployment.chain_id != chain_id:
         raise OperatorError(f"{deployment_path} is for chain {deployment.chain_id}, the node is chain {chain_id}")
-    if not sender.w3.eth.get_code(deployment.token):
-        raise OperatorError(f"no contract at {deployment.token} on this node: {deployment_path} is stale")
+    for name in ("registry", "token", "market"):
+        address = getattr(deployment, name)
+        if not sender.w3.eth.get_code(address):
+            raise OperatorError(f"no contract at {address} ({name}) on this node: {deployment_path} is stale")
     return CreditContracts(sender.w3, deployment)
 
 
@@ -169,11 +174,14 @@ def set_paused(sender: Sender, contracts: CreditContracts, targets: tuple[str, .
 def list_credits(sender: Sender, contracts: CreditContracts, grams: int, price_per_kg_wei: int) -> int:
     """Put `grams` of the sender's credits up for sale at `price_per_kg_wei` (the market escrows them);
     approves the market first when its allowance falls short. Returns the listing's id."""
+    # What createListing would refuse is checked before the approval, so that a refused listing sends nothing.
     balance = contracts.balance_of(sender.address)
-    if balance < grams:  # checked before the approval, so that a refused listing sends nothing
+    if balance < grams:
         raise OperatorError(
             f"{sender.address} holds {format_kg(balance)} kg, less than the {format_kg(grams)} kg to list"
         )
+    if contracts.market.functions.paused().call():
+        raise OperatorError("the market is paused (EnforcedPause): nothing was sent")
     if contracts.token.functions.allowance(sender.address, contracts.market.address).call() < grams:
         sender.transact(contracts.token.functions.approve(contracts.market.address, grams))
     receipt = sender.transact(contracts.market.functions.createListing(grams, price_per_kg_wei))

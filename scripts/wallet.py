@@ -3,6 +3,7 @@ prepares (`POST /v1/market/orders`) and relays (`POST /v1/transactions`); only t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -32,4 +33,9 @@ def sign_prepared(prepared: dict[str, Any], account: LocalAccount) -> str:
         raise OperatorError(f"not a prepared transaction ({type(exc).__name__}: {exc})") from None
     if sender != account.address:
         raise OperatorError(f"the transaction is prepared for {sender}, the key is {account.address}'s")
+    for name, number in fields.items():
+        if isinstance(number, int) and not 0 <= number < 2**256:
+            raise OperatorError(f"not a transaction that can be signed: {name} {number} is outside 0 .. 2^256 - 1")
+    if not isinstance(fields["data"], str) or not re.fullmatch(r"0x([0-9a-fA-F]{2})*", fields["data"]):
+        raise OperatorError("not a transaction that can be signed: data is not 0x-hex bytes")
     return "0x" + bytes(account.sign_transaction(fields).raw_transaction).hex()

@@ -511,3 +511,75 @@ def test_a_listing_or_cancellation_the_chain_would_refuse_is_refused_with_its_re
     )
     unknown = market.api.post("/v1/market/listings/99/cancel", json={"seller": driver}).json()["error"]
     assert unknown["revert"] == {"error": "CreditMarketUnknownListing", "args": {"listingId": "99"}}
+
+
+def test_a_permit_applied_whose_transfer_the_node_then_refuses_is_answered_and_kept_with_the_permit_s_hash(
+    market: Market, actors: Actors, sender: SenderFor
+) -> None:
+    # The relayer is left just enough ether for the permit: eth-tester then refuses the transfer's static
+    # call ("cannot afford txn gas"), as a node refuses a relayer that ran dry between its two transactions.
+    w3, relayer = market.contracts.w3, market.relayer
+    keep = w3.eth.get_block("latest")["gasLimit"] * 10**9 + 10**13  # a static call's gas at 1 gwei, and a little
+    fee = 2 * w3.eth.get_block("latest")["baseFeePerGas"] + w3.eth.max_priority_fee
+    drain = {
+        "to": actors.other_driver.address,
+        "value": w3.eth.get_balance(relayer.address) - keep - 21_000 * fee,
+        "gas": 21_000,
+        "maxFeePerGas": fee,
+        "maxPriorityFeePerGas": w3.eth.max_priority_fee,
+        "nonce": w3.eth.get_transaction_count(relayer.address),
+        "chainId": w3.eth.chain_id,
+    }
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(relayer.sign_transaction(drain).raw_transaction))
+    driver, deadline = actors.driver, far_future(market)
+    body = {
+        "owner": driver.address,
+        "to": actors.buyer.address,
+        "value": "100",
+        "deadline": str(deadline),
+        "signature": signed_permit(market, driver, 100, deadline),
+    }
+    headers = {"Idempotency-Key": "dry-relayer"}
+    nonce_before = market.contracts.token.functions.nonces(driver.address).call()
+    response = market.api.post("/v1/permits/transfer", json=body, headers=headers)
+    error = response.json()["error"]
+    assert (response.status_code, error["code"]) == (409, "TRANSFER_FAILED"), response.text
+    assert market.contracts.token.functions.nonces(driver.address).call() == nonce_before + 1  # the permit is spent
+    assert w3.eth.get_transaction_receipt(error["permitTxHash"])["status"] == 1
+    assert market.api.post("/v1/permits/transfer", json=body, headers=headers).json() == response.json()  # kept
+
+
+def test_an_order_whose_price_overflows_or_whose_buyer_cannot_pay_the_gas_is_refused_with_a_reason(
+    market: Market, actors: Actors, sender: SenderFor
+) -> None:
+    contracts = market.contracts
+    sender("driver").transact(contracts.market.functions.createListing(1000, 2**256 - 1))  # listing 5
+    market.index()
+    # other_driver is never offered its own listings 2 and 4: 2500 g take listings 1, 3 and all of 5, whose
+    # price alone is 2^256 - 1 wei.
+    overflow = market.api.post("/v1/market/orders", json={"buyer": actors.other_driver.address, "grams": "2500"})
+    error = overflow.json()["error"]
+    assert (overflow.status_code, error["code"], error["revert"]["error"]) == (409, "CHAIN_REFUSED", "Panic")
+
+    poor = Account.create()
+    w3 = contracts.w3
+    fee = 2 * w3.eth.get_block("latest")["baseFeePerGas"] + w3.eth.max_priority_fee
+    funding = {
+        "to": poor.address, "value": 2 * 10**16, "gas": 21_000, "maxFeePerGas": fee,
+        "maxPriorityFeePerGas": w3.eth.max_priority_fee, "chainId": w3.eth.chain_id,
+        "nonce": w3.eth.get_transaction_count(actors.buyer.address),
+    }  # fmt: skip
+    w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(actors.buyer.sign_transaction(funding).raw_transaction)
+    )
+    refused = market.api.post("/v1/market/orders", json={"buyer": poor.address, "grams": "10"})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "NODE_REFUSED"), refused.text
+    assert "cannot afford" in refused.json()["error"]["message"]
+
+
+def test_a_consumption_period_before_the_chain_s_first_day_is_a_422(market: Market, actors: Actors) -> None:
+    retire = {"beneficiary": "x", "periodStart": "0001-01-01", "periodEnd": "9999-12-31"}
+    response = market.api.post(
+        "/v1/market/orders", json={"buyer": actors.buyer.address, "grams": "10", "retire": retire}
+    )
+    assert response.status_code == 422 and "after 1970-01-01" in response.text

@@ -230,3 +230,46 @@ def test_sample_trips_can_register_every_car_to_one_driver_s_wallet(gtc, deploye
     devices = {parse_report_line(line).report.device for line in out.read_text().splitlines()}
     assert len(devices) == 7 and {contracts.device(device).owner for device in devices} == {driver}
     assert text.count(f"owner {driver} (registered)") == 7
+
+
+def test_a_listing_on_a_paused_market_is_refused_before_the_approval_is_sent(gtc, deployed, devnet) -> None:
+    manifest, contracts = deployed
+    node = devnet[0]
+    driver, device = node.accounts["driver"].address, Account.create().address
+    args = ("--deployment", str(manifest))
+    assert gtc("registrar", "device", "register", device, "--owner", driver, "--vehicle", "electric", *args)[0] == 0
+    issue(contracts, Sender(contracts.w3, node.accounts["oracle"]), contracts.chain_day() - 1, (device, 1750))
+    assert gtc("admin", "role", "grant", "pauser", node.accounts["admin"].address, *args)[0] == 0
+    assert gtc("admin", "pause", "market", *args)[0] == 0
+    nonce = contracts.w3.eth.get_transaction_count(driver)
+    status, _out, err = gtc("driver", "market", "list", "500", "--price-per-kg-wei", "1000", *args)
+    assert status == 1 and "paused (EnforcedPause): nothing was sent" in err
+    assert contracts.w3.eth.get_transaction_count(driver) == nonce
+
+
+@pytest.mark.parametrize(
+    "content", ["{}", "not json", '{"chain_id": 1, "registry": "0x12", "token": "x", "market": "y", "block": 0}']
+)
+def test_a_manifest_that_is_not_one_is_named(gtc, deployed, tmp_path, content) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text(content)
+    status, _out, err = gtc("driver", "market", "withdraw", "--deployment", str(broken))
+    assert status == 1 and "is not a deployment manifest" in err
+    status, _out, err = gtc("driver", "market", "withdraw", "--deployment", str(tmp_path))
+    assert status == 1 and "is not a deployment manifest" in err
+
+
+def test_a_manifest_naming_an_address_without_code_is_stale(gtc, deployed, tmp_path) -> None:
+    manifest, contracts = deployed
+    stale = tmp_path / "stale.json"
+    stale.write_text(
+        manifest.read_text().replace(contracts.deployment.market, "0x000000000000000000000000000000000000dEaD")
+    )
+    status, _out, err = gtc("driver", "market", "withdraw", "--deployment", str(stale))
+    assert status == 1 and "(market) on this node" in err
+
+
+@pytest.mark.parametrize("amount", [str(2**256), "١٢", "1e3"])
+def test_amounts_outside_uint256_or_not_ascii_digits_are_refused_by_the_parser(amount: str) -> None:
+    with pytest.raises(SystemExit):
+        main(["market", "cancel", amount])

@@ -327,6 +327,12 @@ def signed_permit(market: Market, owner: LocalAccount, value: int, deadline: int
     return "0x" + bytes(Account.sign_typed_data(owner.key, full_message=full | {"message": message}).signature).hex()
 
 
+def permit_transfer(market: Market, owner: LocalAccount, to: str, grams: int, deadline: int) -> dict[str, str]:
+    """The body of POST /v1/permits/transfer: `grams` of `owner`'s to `to`, under a permit `owner` signed."""
+    signature = signed_permit(market, owner, grams, deadline)
+    return {"owner": owner.address, "to": to, "value": str(grams), "deadline": str(deadline), "signature": signature}
+
+
 def far_future(market: Market) -> int:
     return int(market.contracts.w3.eth.get_block("latest")["timestamp"]) + 3600
 
@@ -336,14 +342,7 @@ def test_a_driver_moves_credits_with_a_signed_permit_and_no_gas(market: Market, 
     w3 = market.contracts.w3
     ether_before = w3.eth.get_balance(driver.address)
     grams_before = market.contracts.balance_of(actors.buyer.address)
-    signature = signed_permit(market, driver, 700, deadline)
-    body = {
-        "owner": driver.address,
-        "to": actors.buyer.address,
-        "value": "700",
-        "deadline": str(deadline),
-        "signature": signature,
-    }
+    body = permit_transfer(market, driver, actors.buyer.address, 700, deadline)
     response = market.api.post("/v1/permits/transfer", json=body)
     assert response.status_code == 201, response.text
     assert market.contracts.balance_of(actors.buyer.address) - grams_before == 700
@@ -355,13 +354,7 @@ def test_a_driver_moves_credits_with_a_signed_permit_and_no_gas(market: Market, 
 
 def test_concurrent_permit_relays_with_one_idempotency_key_transfer_once(market: Market, actors: Actors) -> None:
     driver, deadline = actors.driver, far_future(market)
-    body = {
-        "owner": driver.address,
-        "to": actors.buyer.address,
-        "value": "300",
-        "deadline": str(deadline),
-        "signature": signed_permit(market, driver, 300, deadline),
-    }
+    body = permit_transfer(market, driver, actors.buyer.address, 300, deadline)
     relayer_nonce = market.contracts.w3.eth.get_transaction_count(market.relayer.address)
     grams_before = market.contracts.balance_of(actors.buyer.address)
     answers: list[httpx.Response] = []
@@ -531,14 +524,8 @@ def test_a_permit_applied_whose_transfer_the_node_then_refuses_is_answered_and_k
         "chainId": w3.eth.chain_id,
     }
     w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(relayer.sign_transaction(drain).raw_transaction))
-    driver, deadline = actors.driver, far_future(market)
-    body = {
-        "owner": driver.address,
-        "to": actors.buyer.address,
-        "value": "100",
-        "deadline": str(deadline),
-        "signature": signed_permit(market, driver, 100, deadline),
-    }
+    driver = actors.driver
+    body = permit_transfer(market, driver, actors.buyer.address, 100, far_future(market))
     headers = {"Idempotency-Key": "dry-relayer"}
     nonce_before = market.contracts.token.functions.nonces(driver.address).call()
     response = market.api.post("/v1/permits/transfer", json=body, headers=headers)

@@ -185,13 +185,18 @@ def test_sample_trips_registers_the_sample_s_cars_and_signs_days_that_end_yester
     assert [parse_report_line(line) for line in out.read_text().splitlines()] == lines
 
 
+def credit_driver(gtc, contracts: CreditContracts, node: Devnet, args: tuple[str, ...], *, grams: int) -> str:
+    """Register a new electric car to the devnet's driver and credit it `grams` for yesterday; the driver."""
+    driver, device = node.accounts["driver"].address, Account.create().address
+    assert gtc("registrar", "device", "register", device, "--owner", driver, "--vehicle", "electric", *args)[0] == 0
+    issue(contracts, Sender(contracts.w3, node.accounts["oracle"]), contracts.chain_day() - 1, (device, grams))
+    return driver
+
+
 def test_a_driver_lists_credits_cancels_the_rest_and_withdraws_what_a_buyer_paid(gtc, deployed, devnet) -> None:
     manifest, contracts = deployed
-    node = devnet[0]
-    driver, device = node.accounts["driver"].address, Account.create().address
-    args = ("--deployment", str(manifest))
-    assert gtc("registrar", "device", "register", device, "--owner", driver, "--vehicle", "electric", *args)[0] == 0
-    issue(contracts, Sender(contracts.w3, node.accounts["oracle"]), contracts.chain_day() - 1, (device, 1750))
+    node, args = devnet[0], ("--deployment", str(manifest))
+    driver = credit_driver(gtc, contracts, node, args, grams=1750)
 
     status, out, err = gtc("driver", "market", "list", "1500", "--price-per-kg-wei", str(10**15), *args)
     assert status == 0, err
@@ -234,11 +239,8 @@ def test_sample_trips_can_register_every_car_to_one_driver_s_wallet(gtc, deploye
 
 def test_a_listing_on_a_paused_market_is_refused_before_the_approval_is_sent(gtc, deployed, devnet) -> None:
     manifest, contracts = deployed
-    node = devnet[0]
-    driver, device = node.accounts["driver"].address, Account.create().address
-    args = ("--deployment", str(manifest))
-    assert gtc("registrar", "device", "register", device, "--owner", driver, "--vehicle", "electric", *args)[0] == 0
-    issue(contracts, Sender(contracts.w3, node.accounts["oracle"]), contracts.chain_day() - 1, (device, 1750))
+    node, args = devnet[0], ("--deployment", str(manifest))
+    driver = credit_driver(gtc, contracts, node, args, grams=1750)
     assert gtc("admin", "role", "grant", "pauser", node.accounts["admin"].address, *args)[0] == 0
     assert gtc("admin", "pause", "market", *args)[0] == 0
     nonce = contracts.w3.eth.get_transaction_count(driver)

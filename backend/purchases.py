@@ -123,8 +123,9 @@ def prepare(
 ) -> PreparedTransaction:
     """`contract.function_name(*args)` from `sender`, static-called (a revert is refused with the custom
     error named) and its gas estimated, as a transaction ready to sign."""
+    sender = to_checksum_address(sender)
     function = getattr(contract.functions, function_name)(*args)
-    params: TxParams = {"from": to_checksum_address(sender), "value": Wei(value)}
+    params: TxParams = {"from": sender, "value": Wei(value)}
     try:
         with decoded_reverts():
             function.call(params)
@@ -137,13 +138,13 @@ def prepare(
     priority = w3.eth.max_priority_fee
     base = w3.eth.get_block("latest").get("baseFeePerGas", 0)
     return PreparedTransaction(
-        **{"from": to_checksum_address(sender)},
+        **{"from": sender},
         to=contract.address,
         data=contract.encode_abi(function_name, args=args),
         value=str(value),
         gas=str(gas),
         chain_id=contracts.deployment.chain_id,
-        nonce=w3.eth.get_transaction_count(to_checksum_address(sender), "pending"),
+        nonce=w3.eth.get_transaction_count(sender, "pending"),
         max_fee_per_gas=str(2 * base + priority),
         max_priority_fee_per_gas=str(priority),
     )

@@ -170,9 +170,22 @@ class RequestBody(BaseModel):
 EPOCH = date(1970, 1, 1)
 
 
+MAX_TEXT_BYTES = 256
+"""CreditToken.MAX_TEXT_LENGTH: a beneficiary or purpose is at most this many bytes of UTF-8."""
+
+
+def _fits_on_chain(text: str) -> str:
+    if len(text.encode()) > MAX_TEXT_BYTES:
+        raise ValueError(f"at most {MAX_TEXT_BYTES} bytes of UTF-8 (the token's limit), this is {len(text.encode())}")
+    return text
+
+
+ChainText = Annotated[str, AfterValidator(_fits_on_chain)]
+
+
 class RetireRequest(RequestBody):
-    beneficiary: str = Field(min_length=1, max_length=1_000, description="who the offset is claimed for")
-    purpose: str = Field(default="", max_length=1_000)
+    beneficiary: ChainText = Field(min_length=1, description="who the offset is claimed for (at most 256 bytes)")
+    purpose: ChainText = Field(default="", description="at most 256 bytes of UTF-8")
     period_start: date | None = Field(default=None, description="first day of the consumption offset")
     period_end: date | None = None
 

@@ -1,12 +1,18 @@
 import {
-  UserError, api, cell, clearError, connectWallet, ether, formatUnits, link, onClick, parseUnits, sendPrepared,
+  UserError, api, cell, clearError, connectWallet, ether, formatUnits, kg, link, onClick, parseUnits, sendPrepared,
   short, showError, waitForIndex,
 } from "./common.js";
 
 let buyer = null;
 let quoted = null; // {grams, priceWei} of the quote shown
 
+function forgetQuote() {
+  quoted = null;
+  document.querySelector("#quote").hidden = true;
+}
+
 async function quote() {
+  forgetQuote();
   const grams = parseUnits(document.querySelector("#kg").value, 3, "kg to buy");
   const params = new URLSearchParams({ grams: grams.toString() });
   if (buyer) params.set("buyer", buyer);
@@ -25,7 +31,6 @@ async function quote() {
     cell(row, formatUnits(take.priceWei, 18), "number");
   }
   if (!answer.complete) {
-    quoted = null;
     throw new UserError("NOT_ENOUGH_LISTED", `Only ${answer.available.kg} kg can be bought in one order now`);
   }
   quoted = { grams, priceWei: answer.priceWei };
@@ -37,6 +42,7 @@ async function buy() {
   const retire = document.querySelector("#retire").checked;
   const beneficiary = document.querySelector("#beneficiary").value.trim();
   if (retire && !beneficiary) throw new UserError("NO_BENEFICIARY", "Name who the retirement is for");
+  document.querySelector("#done").hidden = true;
   const order = await api("/v1/market/orders", {
     method: "POST",
     body: {
@@ -46,21 +52,22 @@ async function buy() {
       ...(retire ? { retire: { beneficiary, purpose: document.querySelector("#purpose").value.trim() } } : {}),
     },
   });
+  forgetQuote(); // from here on the wallet may send it: a second click must not buy again
   const mined = await sendPrepared(order);
   const filled = mined.events.find((event) => event.name === "OrderFilled");
   await waitForIndex(mined.blockNumber);
   const done = document.querySelector("#done");
   done.hidden = false;
   done.replaceChildren(
-    `Bought ${formatUnits(filled.args.amount, 3)} kg for ${ether(filled.args.price)} in ${short(mined.txHash)}. `,
+    `Bought ${kg(filled.args.amount)} kg for ${ether(filled.args.price)} in ${short(mined.txHash)}. `,
   );
   const retirementId = filled.args.retirementId;
   if (retirementId && retirementId !== "0") {
     done.append(`Retired as number ${retirementId}: `, link(`/v1/retirements/${retirementId}/certificate`, "the certificate"));
   }
-  quoted = null;
 }
 
+document.querySelector("#kg").addEventListener("input", forgetQuote); // a quote is for the amount it was asked for
 onClick("#connect", "#error", async () => {
   buyer = await connectWallet();
   document.querySelector("#connected").textContent = `Connected: ${buyer}`;

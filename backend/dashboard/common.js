@@ -15,6 +15,7 @@ export async function api(path, { method = "GET", body } = {}) {
       method,
       headers: body === undefined ? {} : { "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
     });
   } catch {
     throw new UserError("BACKEND_UNREACHABLE", "The backend does not answer; is it running?");
@@ -56,6 +57,11 @@ export function formatUnits(value, decimals) {
 }
 
 export const ether = (wei) => `${formatUnits(wei, 18)} ETH`;
+/** Grams as kg with three decimals, as the API writes them: 2000n → "2.000". */
+export const kg = (grams) => {
+  const digits = BigInt(grams).toString().padStart(4, "0");
+  return `${digits.slice(0, -3)}.${digits.slice(-3)}`;
+};
 /** Grams as a number of kg for a chart (a chart's scale is not money: it may be a float). */
 export const kgForChart = (grams) => Number(BigInt(grams)) / 1000;
 export const short = (hex) => `${hex.slice(0, 8)}…${hex.slice(-4)}`;
@@ -99,7 +105,8 @@ async function walletRequest(method, params) {
   }
 }
 
-/** Ask the wallet to sign and send a transaction the API prepared; follow it until mined. */
+/** Ask the wallet to sign and send a transaction the API prepared; follow it until mined. Once the
+ * wallet has sent it, a failure to follow it says so with its hash: it must not be sent again. */
 export async function sendPrepared(prepared) {
   await checkNetwork();
   const hex = (value) => `0x${BigInt(value).toString(16)}`;
@@ -121,15 +128,25 @@ export async function sendPrepared(prepared) {
 
 export async function waitForTransaction(hash, { timeoutMs = 120_000 } = {}) {
   const until = Date.now() + timeoutMs;
+  let lastError = null;
   while (Date.now() < until) {
-    const status = await api(`/v1/transactions/${hash}`);
-    if (status.status === "succeeded") return status;
-    if (status.status === "reverted") {
-      throw new UserError("TRANSACTION_REVERTED", `The transaction ${short(hash)} reverted on chain`);
+    try {
+      const status = await api(`/v1/transactions/${hash}`);
+      if (status.status === "succeeded") return status;
+      if (status.status === "reverted") {
+        throw new UserError("TRANSACTION_REVERTED", `The transaction ${hash} reverted on chain: nothing changed`);
+      }
+    } catch (error) {
+      if (error.code === "TRANSACTION_REVERTED") throw error;
+      lastError = error; // the backend may be restarting: keep following
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  throw new UserError("NOT_MINED", `The transaction ${short(hash)} was not mined within ${timeoutMs / 1000} s`);
+  const why = lastError ? `: ${lastError.message}` : "";
+  throw new UserError(
+    "SENT_NOT_CONFIRMED",
+    `Your wallet sent the transaction ${hash}, but it could not be followed${why}. Do not send it again: check it later`,
+  );
 }
 
 /** Wait until the index has seen `block` (the API answers from it). */

@@ -1,5 +1,5 @@
 import {
-  COLOURS, UserError, api, barChart, cell, clearError, config, connectWallet, ether, formatUnits, kgForChart,
+  COLOURS, UserError, api, barChart, cell, clearError, config, connectWallet, ether, formatUnits, kg, kgForChart,
   onClick, parseUnits, sendPrepared, short, showError, waitForIndex,
 } from "./common.js";
 
@@ -8,24 +8,36 @@ let connected = null; // the wallet's account, once connected
 
 const isoDay = (date) => date.toISOString().slice(0, 10);
 
+let shown = 0; // which call of show() is the latest: an older one that finishes late draws nothing
+
 async function show(address) {
+  const mine = ++shown;
+  const stale = () => mine !== shown;
   clearError("#error");
+  document.querySelector("#account").hidden = true; // never another address's figures under this one
+  delete document.body.dataset.loaded;
   const account = await api(`/v1/accounts/${encodeURIComponent(address)}`);
+  if (stale()) return;
   address = account.address; // checksummed by the API
   document.querySelector("#address").value = address;
   history.replaceState(null, "", `?address=${address}`);
   for (const figure of ["balance", "minted", "sold", "retired"]) {
     document.querySelector(`#${figure}`).textContent = `${account[figure].kg} kg`;
   }
-  document.querySelector("#account").hidden = false;
-
-  const devices = await api(`/v1/accounts/${address}/devices`);
-  const vehicle = Object.fromEntries(devices.map((device) => [device.address, device.vehicleClass]));
   const from = isoDay(new Date(Date.now() - YEAR_MS));
-  const days = await api(`/v1/accounts/${address}/days?from=${from}`);
+  const [devices, days, listings] = await Promise.all([
+    api(`/v1/accounts/${address}/devices`),
+    api(`/v1/accounts/${address}/days?from=${from}`),
+    api(`/v1/listings?seller=${address}&limit=100`),
+  ]);
+  if (stale()) return;
+  document.querySelector("#account").hidden = false;
+  const vehicle = Object.fromEntries(devices.map((device) => [device.address, device.vehicleClass]));
   drawDays(days, vehicle);
-  await explain(devices, vehicle, from);
-  await showListings(address);
+  showListings(listings.data);
+  const explained = await explain(devices, from);
+  if (stale()) return;
+  showExplanations(explained, vehicle);
   document.body.dataset.loaded = "true";
 }
 
@@ -50,23 +62,32 @@ function drawDays(days, vehicle) {
   );
 }
 
-async function explain(devices, vehicle, from) {
-  const body = document.querySelector("#days tbody");
-  body.replaceChildren();
+/** The oracle's decisions on each day the devices reported, newest first; what the oracle cannot tell
+ * (down, or too slow) is said, and the rest of the page stands. */
+async function explain(devices, from) {
   clearError("#explain-error");
   const { oracleUrl } = await config();
   const rows = [];
   try {
     for (const device of devices) {
-      const answer = await fetch(`${oracleUrl}/v1/devices/${device.address}/days?from=${from}`);
+      const url = `${oracleUrl}/v1/devices/${device.address}/days?from=${from}`;
+      const answer = await fetch(url, { signal: AbortSignal.timeout(10_000) });
       if (!answer.ok) throw new UserError("ORACLE_REFUSED", `The oracle answered ${answer.status}`);
       for (const day of (await answer.json()).days) rows.push({ device: device.address, ...day });
     }
   } catch (error) {
-    const reason = error instanceof UserError ? error : new UserError("ORACLE_UNREACHABLE", `The oracle at ${oracleUrl} does not answer, so its decisions cannot be shown`);
+    const reason =
+      error instanceof UserError
+        ? error
+        : new UserError("ORACLE_UNREACHABLE", `The oracle at ${oracleUrl} does not answer, so its decisions cannot be shown`);
     showError("#explain-error", reason);
   }
-  rows.sort((a, b) => b.day - a.day || a.device.localeCompare(b.device));
+  return rows.sort((a, b) => b.day - a.day || a.device.localeCompare(b.device));
+}
+
+function showExplanations(rows, vehicle) {
+  const body = document.querySelector("#days tbody");
+  body.replaceChildren();
   for (const day of rows) {
     const row = body.insertRow();
     row.dataset.outcome = day.outcome;
@@ -79,10 +100,10 @@ async function explain(devices, vehicle, from) {
   }
 }
 
-async function showListings(address) {
+function showListings(listings) {
   const body = document.querySelector("#listings tbody");
   body.replaceChildren();
-  for (const listing of (await api(`/v1/listings?seller=${address}&limit=100`)).data) {
+  for (const listing of listings) {
     const row = body.insertRow();
     cell(row, listing.listingId);
     cell(row, listing.remaining.kg, "number");
@@ -111,12 +132,13 @@ async function list() {
     await sendPrepared(step); // the market may now take the credits into escrow
     step = await api("/v1/market/listings", { method: "POST", body });
   }
+  document.querySelector("#list-kg").value = ""; // the wallet may now send it: a second click must not list again
   const mined = await sendPrepared(step);
   const created = mined.events.find((event) => event.name === "ListingCreated");
   await waitForIndex(mined.blockNumber);
   const done = document.querySelector("#list-done");
   done.hidden = false;
-  done.textContent = `Listed ${formatUnits(grams, 3)} kg at ${ether(price)} per kg: listing ${created.args.listingId}`;
+  done.textContent = `Listed ${kg(grams)} kg at ${ether(price)} per kg: listing ${created.args.listingId}`;
   await show(seller);
 }
 

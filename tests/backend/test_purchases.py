@@ -570,3 +570,13 @@ def test_a_consumption_period_before_the_chain_s_first_day_is_a_422(market: Mark
         "/v1/market/orders", json={"buyer": actors.buyer.address, "grams": "10", "retire": retire}
     )
     assert response.status_code == 422 and "after 1970-01-01" in response.text
+
+
+def test_a_beneficiary_longer_than_the_token_stores_is_a_422_counted_in_bytes(market: Market, actors: Actors) -> None:
+    max_bytes = market.contracts.token.functions.MAX_TEXT_LENGTH().call()
+    fits, too_long = "é" * (max_bytes // 2), "é" * (max_bytes // 2) + "x"  # 2 bytes a letter in UTF-8
+    body = {"buyer": actors.buyer.address, "grams": "10", "retire": {"beneficiary": too_long}}
+    response = market.api.post("/v1/market/orders", json=body)
+    assert response.status_code == 422 and f"at most {max_bytes} bytes" in response.text
+    body["retire"] = {"beneficiary": fits}
+    assert market.api.post("/v1/market/orders", json=body).json()["kind"] == "buyAndRetire"

@@ -349,7 +349,7 @@ def test_a_driver_lists_credits_and_cancels_the_listing_through_the_wallet(brows
     page.fill("#list-price", "0.003")
     page.click("#list")
     page.wait_for_selector("#list-done:not([hidden])", timeout=60_000)
-    assert "Listed 1.25 kg at 0.003 ETH per kg" in page.text_content("#list-done")
+    assert "Listed 1.250 kg at 0.003 ETH per kg" in page.text_content("#list-done")
     page.wait_for_function(f"document.querySelectorAll('#listings tbody tr').length === {before + 1}")
     page.screenshot(path=ARTIFACTS / "driver-listed.png", full_page=True)
     new_row = page.locator("#listings tbody tr", has_text="0.003")
@@ -358,3 +358,69 @@ def test_a_driver_lists_credits_and_cancels_the_listing_through_the_wallet(brows
     assert page.locator("#list-error").is_hidden()
     listed = stack.api(f"/v1/listings?seller={driver.address}")["data"]
     assert all(item["pricePerKgWei"] != str(3 * 10**15) for item in listed)
+
+
+def test_a_purchase_the_page_loses_track_of_is_never_sent_twice_and_is_followed_to_the_end(
+    browser: Any, stack: Stack
+) -> None:
+    wallet = Wallet(stack.account("buyer"), stack.contracts.deployment.chain_id)
+    page = open_page(browser, stack, "/app/buyer.html", wallet)
+    page.click("#connect")
+    page.wait_for_selector("#connected:has-text('Connected')")
+    page.fill("#kg", "0.2")
+    page.click("#quote-button")
+    page.wait_for_selector("#quote:not([hidden])")
+    page.route("**/v1/transactions/*", lambda route: route.abort())  # the backend drops after the wallet sent it
+    page.fill("#beneficiary", "Once only")
+    page.click("#buy")
+    page.wait_for_function("() => document.querySelector('#quote').hidden")  # sent: the quote is spent
+    assert page.is_disabled("#buy")  # while the page follows it
+    page.unroute("**/v1/transactions/*")  # the backend is back: the purchase is followed to its end
+    page.wait_for_selector("#done:not([hidden])", timeout=30_000)
+    assert wallet.sent == 1 and "Bought 0.200 kg" in page.text_content("#done")
+    page.click("#buy")  # an impatient second click buys nothing
+    page.wait_for_selector("#error[data-code=NO_QUOTE]")
+    assert wallet.sent == 1
+
+
+def test_changing_the_amount_after_a_quote_asks_for_a_new_one(browser: Any, stack: Stack) -> None:
+    wallet = Wallet(stack.account("buyer"), stack.contracts.deployment.chain_id)
+    page = open_page(browser, stack, "/app/buyer.html", wallet)
+    page.click("#connect")
+    page.wait_for_selector("#connected:has-text('Connected')")
+    page.fill("#kg", "1")
+    page.click("#quote-button")
+    page.wait_for_selector("#quote:not([hidden])")
+    page.fill("#kg", "0.5")
+    assert page.locator("#quote").is_hidden()
+    page.fill("#beneficiary", "Acme")
+    page.click("#buy")
+    page.wait_for_selector("#error[data-code=NO_QUOTE]")
+    assert wallet.sent == 0
+
+
+def test_the_driver_page_draws_each_address_once_and_only_the_latest(browser: Any, stack: Stack) -> None:
+    driver = stack.account("driver").address
+    page = open_page(browser, stack, "/app/driver.html")
+    page.fill("#address", driver)
+    page.dblclick("#address-form button[type=submit]")
+    loaded(page)
+    listings = stack.api(f"/v1/listings?seller={driver}&limit=100")["count"]
+    assert page.locator("#days tbody tr").count() == 25
+    assert page.locator("#listings tbody tr").count() == listings
+    page.fill("#address", "0x1234")
+    page.click("#address-form button[type=submit]")
+    page.wait_for_selector("#error[data-code=INVALID_REQUEST]")
+    assert page.locator("#account").is_hidden()  # the last address's figures are not left under this one
+
+
+def test_a_silent_oracle_costs_the_driver_the_reasons_only(browser: Any, stack: Stack) -> None:
+    driver = stack.account("driver").address
+    page = browser.new_page()
+    page.route(f"{stack.oracle_url}/**", lambda route: None)  # accepted, never answered
+    page.goto(f"{stack.url}/app/driver.html?address={driver}")
+    page.wait_for_selector("#account:not([hidden])")
+    assert page.text_content("#balance").endswith(" kg")
+    assert page.locator("#listings tbody tr").count() == stack.api(f"/v1/listings?seller={driver}")["count"]
+    page.wait_for_selector("#explain-error[data-code=ORACLE_UNREACHABLE]", timeout=20_000)
+    loaded(page)

@@ -36,6 +36,7 @@ from web3 import Web3
 from contracts.chain import Sender, connect, fund_from_node
 from contracts.client import Deployment, deploy
 from oracle import methodology
+from oracle.settings import OracleSettings
 from scripts.chainstate import JournaledDB, persist
 
 log = logging.getLogger(__name__)
@@ -234,10 +235,8 @@ def stack_commands(url: str, devnet: Devnet, state_dir: Path) -> dict[str, tuple
         "BACKEND_DEPLOYMENT": str(state_dir / "deployment.json"),
         "BACKEND_DATABASE_URL": f"sqlite:///{state_dir / BACKEND_STORE}",
         "BACKEND_RELAYER_PRIVATE_KEY": "0x" + bytes(devnet.accounts["relayer"].key).hex(),
-        # The dashboard's driver page asks the oracle started beside it (its host and port as set, if set).
-        "BACKEND_ORACLE_URL": (
-            f"http://{os.environ.get('ORACLE_HOST', '127.0.0.1')}:{os.environ.get('ORACLE_PORT', '8600')}"
-        ),
+        # The dashboard's driver page asks the oracle started beside it, where its settings put it.
+        "BACKEND_ORACLE_URL": f"http://{_oracle_setting('host')}:{_oracle_setting('port')}",
     }
     python = sys.executable
     return {
@@ -245,6 +244,11 @@ def stack_commands(url: str, devnet: Devnet, state_dir: Path) -> dict[str, tuple
         "oracle minter": ([python, "-m", "oracle.cli", "mint", "--every", str(STACK_MINT_EVERY_SECONDS)], oracle),
         "backend": ([python, "-m", "backend.cli", "serve"], backend),
     }
+
+
+def _oracle_setting(name: str) -> str:
+    """ORACLE_<NAME> as the stack's oracle will read it: the environment's, else the settings' default."""
+    return os.environ.get(f"ORACLE_{name.upper()}", str(OracleSettings.model_fields[name].default))
 
 
 def serve(devnet: Devnet, host: str, port: int, *, state_dir: Path | None = None) -> None:

@@ -16,7 +16,7 @@ from contracts.chain import decode_revert
 from contracts.client import CreditContracts
 from scripts.chainstate import MAGIC, RECORD, SET, JournalError, read_journal
 from scripts.cli import main
-from scripts.devnet import Devnet, create_app, start
+from scripts.devnet import Devnet, create_app, stack_commands, start
 from scripts.serve import serving
 
 
@@ -154,3 +154,17 @@ def test_a_taken_port_stops_the_devnet_before_it_deploys_or_writes(
         assert main(["devnet", "--port", str(port), "--state-dir", str(tmp_path / "devnet")]) == 1
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
     assert not (tmp_path / "devnet").exists()
+
+
+def test_the_stack_s_backend_points_the_dashboard_at_the_stack_s_oracle(
+    devnet: Devnet, state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def oracle_url() -> str:
+        _command, environment = stack_commands("http://127.0.0.1:8545", devnet, state_dir)["backend"]
+        return environment["BACKEND_ORACLE_URL"]
+
+    monkeypatch.delenv("ORACLE_HOST", raising=False)
+    monkeypatch.delenv("ORACLE_PORT", raising=False)
+    assert oracle_url() == "http://127.0.0.1:8600"
+    monkeypatch.setenv("ORACLE_PORT", "9610")
+    assert oracle_url() == "http://127.0.0.1:9610"

@@ -190,6 +190,21 @@ def loaded(page: Any) -> None:
     page.wait_for_selector("body[data-loaded=true]", timeout=30_000)
 
 
+def connected_buyer_page(browser: Any, stack: Stack, wallet: Wallet) -> Any:
+    """The buyer's page with `wallet` connected."""
+    assert wallet.account is not None
+    page = open_page(browser, stack, "/app/buyer.html", wallet)
+    page.click("#connect")
+    page.wait_for_selector(f"#connected:has-text('{wallet.account.address}')")
+    return page
+
+
+def quote(page: Any, kg: str) -> None:
+    page.fill("#kg", kg)
+    page.click("#quote-button")
+    page.wait_for_selector("#quote:not([hidden])")
+
+
 def chart_data(page: Any, canvas: str) -> dict[str, Any]:
     return page.evaluate(
         """(selector) => {
@@ -257,12 +272,8 @@ def test_a_buyer_buys_and_retires_through_the_wallet_and_prints_the_certificate(
     buyer = stack.account("buyer")
     wallet = Wallet(buyer, stack.contracts.deployment.chain_id)
     retired_before = stack.contracts.supply().retired
-    page = open_page(browser, stack, "/app/buyer.html", wallet)
-    page.click("#connect")
-    page.wait_for_selector(f"#connected:has-text('{buyer.address}')")
-    page.fill("#kg", "1.5")
-    page.click("#quote-button")
-    page.wait_for_selector("#quote:not([hidden])")
+    page = connected_buyer_page(browser, stack, wallet)
+    quote(page, "1.5")
     price = 1500 * CHEAP // 1000  # the cheap listing, 1.5 kg of it
     assert page.text_content("#quote-price") == f"{price / 10**18:g} ETH"
     page.fill("#beneficiary", "Acme Insurance")
@@ -306,10 +317,8 @@ def test_a_purchase_that_cannot_go_through_says_why_and_sends_nothing(
         page.wait_for_selector(f"#error[data-code={code}]")
         assert f"switch it to chain {chain_id}" in page.text_content("#error")
         return
-    page.wait_for_selector("#connected:has-text('Connected')")
-    page.fill("#kg", "1")
-    page.click("#quote-button")
-    page.wait_for_selector("#quote:not([hidden])")
+    page.wait_for_selector(f"#connected:has-text('{account.address}')")
+    quote(page, "1")
     page.fill("#beneficiary", "Nobody")
     page.click("#buy")
     page.wait_for_selector(f"#error[data-code={code}]")
@@ -320,13 +329,9 @@ def test_a_purchase_that_cannot_go_through_says_why_and_sends_nothing(
 def test_a_price_that_moved_after_the_quote_is_refused_not_paid(browser: Any, stack: Stack) -> None:
     buyer = stack.account("buyer")
     wallet = Wallet(buyer, stack.contracts.deployment.chain_id)
-    page = open_page(browser, stack, "/app/buyer.html", wallet)
-    page.click("#connect")
-    page.wait_for_selector("#connected:has-text('Connected')")
+    page = connected_buyer_page(browser, stack, wallet)
     remaining_cheap = stack.api("/v1/market/quote?grams=100000")["listings"][0]
-    page.fill("#kg", str(int(remaining_cheap["grams"]["grams"]) / 1000))
-    page.click("#quote-button")
-    page.wait_for_selector("#quote:not([hidden])")
+    quote(page, str(int(remaining_cheap["grams"]["grams"]) / 1000))
     # Someone else buys part of the cheap listing first: the same amount now costs more.
     other = Sender(stack.w3, stack.account("admin"))
     listing = int(remaining_cheap["listingId"])
@@ -364,12 +369,8 @@ def test_a_purchase_the_page_loses_track_of_is_never_sent_twice_and_is_followed_
     browser: Any, stack: Stack
 ) -> None:
     wallet = Wallet(stack.account("buyer"), stack.contracts.deployment.chain_id)
-    page = open_page(browser, stack, "/app/buyer.html", wallet)
-    page.click("#connect")
-    page.wait_for_selector("#connected:has-text('Connected')")
-    page.fill("#kg", "0.2")
-    page.click("#quote-button")
-    page.wait_for_selector("#quote:not([hidden])")
+    page = connected_buyer_page(browser, stack, wallet)
+    quote(page, "0.2")
     page.route("**/v1/transactions/*", lambda route: route.abort())  # the backend drops after the wallet sent it
     page.fill("#beneficiary", "Once only")
     page.click("#buy")
@@ -385,12 +386,8 @@ def test_a_purchase_the_page_loses_track_of_is_never_sent_twice_and_is_followed_
 
 def test_changing_the_amount_after_a_quote_asks_for_a_new_one(browser: Any, stack: Stack) -> None:
     wallet = Wallet(stack.account("buyer"), stack.contracts.deployment.chain_id)
-    page = open_page(browser, stack, "/app/buyer.html", wallet)
-    page.click("#connect")
-    page.wait_for_selector("#connected:has-text('Connected')")
-    page.fill("#kg", "1")
-    page.click("#quote-button")
-    page.wait_for_selector("#quote:not([hidden])")
+    page = connected_buyer_page(browser, stack, wallet)
+    quote(page, "1")
     page.fill("#kg", "0.5")
     assert page.locator("#quote").is_hidden()
     page.fill("#beneficiary", "Acme")
